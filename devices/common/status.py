@@ -1,0 +1,60 @@
+"""Statuses finished from worker threads, with deadlines on the device's clock.
+
+Classic Ophyd's ``Status(timeout=...)`` counts wall seconds; a pump dose of ten
+virtual minutes takes 0.6 wall seconds at 1000x.  So the work itself enforces a
+deadline on the device clock and finishes the status with a typed exception,
+and the wall-clock timeout handed to Ophyd is only a generous backstop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ophyd.status import DeviceStatus, Status
+
+from .errors import InstrumentTimeout
+from .timing import Clock
+
+#: wall seconds added to every backstop timeout (thread start, slow CI machines)
+WALL_MARGIN_S = 30.0
+
+
+def run_in_thread(obj, work: Callable[[], None], *, clock: Clock, expected_s: float,
+                  name: str = "") -> Status:
+    """Run ``work()`` on a daemon thread and return a status finished by it.
+
+    ``work`` raises to fail the status (the exception is what the plan sees);
+    returning normally marks it done.  ``expected_s`` (device-clock seconds) sets
+    the wall backstop timeout.
+    """
+    status = DeviceStatus(obj, timeout=clock.wall_seconds(expected_s) + WALL_MARGIN_S)
+
+    def _target():
+        try:
+            work()
+        except BaseException as exc:  # every failure must reach the plan
+            if not status.done:
+                status.set_exception(exc)
+        else:
+            if not status.done:
+                status.set_finished()
+
+    threading.Thread(target=_target, daemon=True, name=name or f"{getattr(obj, 'name', '')}-work").start()
+    return status
+
+
+def wait_until(predicate: Callable[[], bool], *, clock: Clock, timeout_s: float, poll_s: float,
+               device: str, what: str, cancel: threading.Event | None = None) -> None:
+    """Poll ``predicate`` every ``poll_s`` device-clock seconds until true.
+
+    Raises :class:`InstrumentTimeout` naming ``what`` after ``timeout_s``;
+    returns early (without raising) if ``cancel`` is set — the caller decides.
+    """
+    deadline = clock.time() + timeout_s
+    while not predicate():
+        if cancel is not None and cancel.is_set():
+            return
+        if clock.time() > deadline:
+            raise InstrumentTimeout(device, f"{what} not reached within {timeout_s:.0f} s")
+        clock.sleep(poll_s)

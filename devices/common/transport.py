@@ -1,0 +1,157 @@
+"""Byte transports shared by the drivers: serial ports and VISA resources.
+
+Serial
+------
+:func:`open_serial` returns one :class:`SerialPort` per port URL for the whole
+process: several pumps daisy-chained on one RS-232 line share the port *and its
+lock*.  The URL is anything pyserial's ``serial_for_url`` accepts — ``/dev/ttyUSB0``,
+``COM3``, ``socket://host:port``, ``spy://...`` or the simulator's ``sim://name``
+(registered by :mod:`photoreactor.sim_devices`); drivers cannot tell which.
+
+VISA
+----
+:func:`open_visa` opens a message-based resource through a named backend:
+``"@py"`` (pyvisa-py), ``"@ivi"`` (vendor VISA), ``"@sim"`` (pyvisa-sim YAML), or a
+backend registered with :func:`register_visa_backend` (the simulator registers
+``"@emulator"``).  The returned object has pyvisa's ``write``/``read``/``query``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import serial
+
+from .errors import InstrumentDisconnected, InstrumentTimeout
+
+_ports: dict[str, SerialPort] = {}
+_ports_lock = threading.Lock()
+
+
+class SerialPort:
+    """A serial port plus the lock every write-then-read on it must hold.
+
+    Use ``with port.lock:`` around a whole exchange (the driver does this);
+    :meth:`exchange` does it for the common one-request-one-reply case.
+    """
+
+    def __init__(self, url: str, **settings):
+        self.url = url
+        self.settings = settings
+        self.lock = threading.RLock()
+        try:
+            self.serial = serial.serial_for_url(url, **settings)
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentDisconnected(url, f"cannot open serial port {url}: {exc}") from exc
+
+    # -- primitives (caller holds the lock) --------------------------------
+    def write(self, data: bytes, *, device: str = "") -> None:
+        try:
+            self.serial.reset_input_buffer()
+            self.serial.write(data)
+            self.serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
+                                         [(data, b"")]) from exc
+
+    def read_until(self, terminator: bytes, *, timeout: float, device: str = "",
+                   request: bytes = b"") -> bytes:
+        """Read up to and including ``terminator``; raise on timeout."""
+        try:
+            self.serial.timeout = timeout
+            reply = self.serial.read_until(terminator)
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
+                                         [(request, b"")]) from exc
+        if not reply.endswith(terminator):
+            raise InstrumentTimeout(device or self.url,
+                                    f"no complete reply within {timeout:g} s on {self.url}",
+                                    [(request, reply)])
+        return reply
+
+    def read_exact(self, n: int, *, timeout: float, device: str = "",
+                   request: bytes = b"") -> bytes:
+        """Read exactly ``n`` bytes; raise on timeout."""
+        try:
+            self.serial.timeout = timeout
+            reply = self.serial.read(n)
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
+                                         [(request, b"")]) from exc
+        if len(reply) < n:
+            raise InstrumentTimeout(device or self.url,
+                                    f"expected {n} bytes within {timeout:g} s on {self.url}, got {len(reply)}",
+                                    [(request, reply)])
+        return reply
+
+    def exchange(self, request: bytes, terminator: bytes, *, timeout: float,
+                 device: str = "") -> bytes:
+        """Write ``request`` and read one reply ending in ``terminator``, under the lock."""
+        with self.lock:
+            self.write(request, device=device)
+            return self.read_until(terminator, timeout=timeout, device=device, request=request)
+
+    def close(self) -> None:
+        with _ports_lock:
+            _ports.pop(self.url, None)
+        try:
+            self.serial.close()
+        except Exception:  # closing a dead port must not mask the original error
+            pass
+
+    def __repr__(self) -> str:
+        return f"SerialPort({self.url!r})"
+
+
+def open_serial(url: str, **settings) -> SerialPort:
+    """The process-wide :class:`SerialPort` for ``url`` (opened on first use).
+
+    Settings (``baudrate``, ``bytesize``, ``parity``, ``stopbits``, ``rtscts``)
+    must agree between every instrument on one port; a mismatch raises.
+    """
+    with _ports_lock:
+        port = _ports.get(url)
+        if port is None:
+            port = _ports[url] = SerialPort(url, **settings)
+        elif settings and {k: v for k, v in settings.items() if k != "timeout"} != {
+                k: v for k, v in port.settings.items() if k != "timeout"}:
+            raise ValueError(
+                f"serial port {url} is already open with {port.settings}, "
+                f"cannot reopen it with {settings}")
+        return port
+
+
+def close_all_serial() -> None:
+    """Close every shared port (session shutdown, tests)."""
+    with _ports_lock:
+        ports = list(_ports.values())
+    for port in ports:
+        port.close()
+
+
+_visa_backends: dict[str, Callable[[str], object]] = {}
+
+
+def register_visa_backend(name: str, opener: Callable[[str], object]) -> None:
+    """Register ``opener(resource_name) -> resource`` under a backend name like ``"@emulator"``."""
+    _visa_backends[name] = opener
+
+
+def open_visa(resource: str, backend: str = "@py", *, timeout_s: float = 2.0,
+              read_termination: str = "\n", write_termination: str = "\n"):
+    """Open a message-based VISA resource with terminations and a timeout set."""
+    if backend in _visa_backends:
+        res = _visa_backends[backend](resource)
+    else:
+        import pyvisa
+
+        try:
+            rm = pyvisa.ResourceManager(backend)
+            res = rm.open_resource(resource)
+        except Exception as exc:  # pyvisa raises many types; all mean "cannot open"
+            raise InstrumentDisconnected(resource, f"cannot open VISA resource via {backend}: {exc}") from exc
+    res.timeout = int(timeout_s * 1000)
+    res.read_termination = read_termination
+    res.write_termination = write_termination
+    return res
