@@ -35,8 +35,9 @@ TOP_KEYS = {"name", "reactor_id", "operator", "clock", "catalog", "simulation", 
 CLOCK_KINDS = {"virtual", "wall"}
 CATALOG_KINDS = {"embedded", "tiled"}
 
-#: where profiles ship, beside the package in a source checkout
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+#: where the shipped profiles are: the top-level ``profiles/`` folder, installed as
+#: the ``photoreactor.profiles`` package (so a wheel install has them too)
+PROFILES_DIR = Path(__import__("photoreactor.profiles", fromlist=["_"]).__file__).resolve().parent
 
 
 class ProfileError(ValueError):

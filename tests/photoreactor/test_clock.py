@@ -1,0 +1,80 @@
+"""Virtual clock: monotonic, fast, jumps on sleep, wakes sleepers on jumps."""
+
+import threading
+import time
+
+import bluesky.plan_stubs as bps
+import pytest
+
+from photoreactor.devices.common.timing import Clock, WallClock
+from photoreactor.sim_devices.clock import VirtualClock
+
+
+def test_both_clocks_satisfy_the_protocol():
+    assert isinstance(WallClock(), Clock)
+    assert isinstance(VirtualClock(), Clock)
+
+
+def test_monotonic_across_threads():
+    clock = VirtualClock(speed=100000)
+    seen = []
+
+    def reader():
+        last = clock.time()
+        for _ in range(2000):
+            now = clock.time()
+            seen.append(now >= last)
+            last = now
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(50):
+        clock.advance(1.0)
+    for t in threads:
+        t.join()
+    assert all(seen)
+
+
+def test_runs_faster_than_the_wall():
+    clock = VirtualClock(speed=1000)
+    t0 = clock.time()
+    time.sleep(0.02)   # wall time passing is the property under test
+    assert clock.time() - t0 >= 19.0
+
+
+def test_advance_jumps_and_refuses_to_go_back():
+    clock = VirtualClock(speed=1)
+    t0 = clock.time()
+    clock.advance(3600)
+    assert clock.time() - t0 == pytest.approx(3600, abs=1)
+    with pytest.raises(ValueError, match="backwards"):
+        clock.advance(-1)
+
+
+def test_jump_wakes_a_sleeping_worker():
+    clock = VirtualClock(speed=1)   # at 1x this sleep would take an hour
+    done = threading.Event()
+
+    def worker():
+        clock.sleep(3600)
+        done.set()
+
+    threading.Thread(target=worker, daemon=True).start()
+    clock.advance(3601)
+    assert done.wait(2.0)
+
+
+def test_bps_sleep_jumps_virtual_time(RE, clock):
+    def plan():
+        for _ in range(1000):
+            yield from bps.sleep(600)
+
+    t0 = clock.time()
+    RE(plan())
+    assert clock.time() - t0 >= 600_000
+
+
+def test_speed_must_be_positive():
+    with pytest.raises(ValueError):
+        VirtualClock(speed=0)
