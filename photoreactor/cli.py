@@ -166,7 +166,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from photoreactor.plans.demo import run_demo
+    from photoreactor.demo import run_demo
 
     out = Path(args.out or "reports/demo")
     session = _open(args, live=False)

@@ -2,7 +2,36 @@
 
 Plans are generator functions: they read, call pure functions from
 :mod:`photoreactor.analysis`, and decide.  They never know whether the reactor
-is real or simulated.
+is real or simulated.  Every experiment plan is wrapped by
+:func:`photoreactor.plans.safety.experiment`: pre-flight checks before anything
+moves, one run with its metadata, and the reactor made safe on every exit path.
 """
 
-__all__: list[str] = []
+from .growth import grow_until
+from .photochemistry import intensity_cascade, photocatalysis
+from .shell import silar_shell
+from .stubs import (
+    cool_to,
+    dose,
+    heat_to,
+    heater_off,
+    hold,
+    light_off,
+    light_programme,
+    measure_absorbance,
+    measure_emission,
+    sample_aliquot,
+    set_irradiance,
+    take_dark,
+    take_dark_and_reference,
+    take_reference,
+)
+
+__all__ = [
+    # experiment plans
+    "grow_until", "silar_shell", "intensity_cascade", "photocatalysis",
+    # stubs
+    "heat_to", "heater_off", "cool_to", "hold", "dose", "sample_aliquot", "set_irradiance",
+    "light_off", "light_programme", "take_dark", "take_reference", "take_dark_and_reference",
+    "measure_absorbance", "measure_emission",
+]
