@@ -38,7 +38,7 @@ def exciton_observables(wavelengths_nm, absorbance, *, material: str = "CdS",
     lo, hi = search_nm or VALID_E1_NM.get(material, (350.0, 700.0))
     res = find_e1(np.asarray(wavelengths_nm, float), np.asarray(absorbance, float),
                   search_nm=(lo, hi))
-    e1 = _finite(res.wavelength_nm) if res.found else math.nan
+    e1 = _finite(res.e1_nm) if res.found else math.nan
     out = {"e1_nm": e1,
            "e1_uncertainty_nm": _finite(res.uncertainty_nm) if res.found else math.nan,
            "e1_absorbance": _finite(res.absorbance) if res.found else math.nan,
@@ -55,7 +55,7 @@ def band_edge_observables(wavelengths_nm, absorbance, *, search_ev=(0.9, 2.6)) -
     lo_nm, hi_nm = 1239.84 / search_ev[1], 1239.84 / search_ev[0]
     res = find_e1(np.asarray(wavelengths_nm, float), np.asarray(absorbance, float),
                   search_nm=(lo_nm, hi_nm))
-    e1 = _finite(res.wavelength_nm) if res.found else math.nan
+    e1 = _finite(res.e1_nm) if res.found else math.nan
     return {"e1_nm": e1,
             "band_gap_ev": 1239.84 / e1 if not math.isnan(e1) else math.nan,
             "e1_absorbance": _finite(res.absorbance) if res.found else math.nan,
