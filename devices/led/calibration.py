@@ -131,7 +131,7 @@ class LedCalibration:
             raise ValueError("calibration: currents and irradiances must be finite numbers")
         if cur.min() < 0 or irr.min() < 0:
             raise ValueError("calibration: currents and irradiances must not be negative")
-        for name, col, unit in (("current", cur, "A"), ("irradiance", irr, "mW/cm²")):
+        for name, col in (("current", cur), ("irradiance", irr)):
             bad = np.flatnonzero(np.diff(col) <= 0)
             if bad.size:
                 i = int(bad[0])
