@@ -1,0 +1,164 @@
+"""Driver for the Thorlabs PM100D / PM100USB optical power meter (SCPI via VISA).
+
+The meter must be in its VISA (not TLPM) driver mode.  Exchanges go through the
+shared :class:`~photoreactor.devices.led.scpi.ScpiClient`: lock per resource,
+timeouts, typed errors, retries for queries only, ``SYST:ERR?`` after writes.
+
+Commands used
+-------------
+``SYST:SENS:IDN?``         sensor head: ``name,serial,calibration date,type,subtype,flags``
+``SENS:CORR:WAV <nm>``     wavelength correction (and ``SENS:CORR:WAV?``)
+``SENS:POW:UNIT W``        report power in watts
+``SENS:RANGE:AUTO ON``     auto-ranging
+``SENS:AVER:COUN <n>``     samples averaged per reading (≈ 3 ms each)
+``SENS:CORR:COLL:ZERO``    dark zero (sensor covered / light off)
+``MEAS:POW?``              one power reading (W)
+``SYST:ERR?``              error queue
+
+Design decisions
+----------------
+* A reading of 9.9e37 or more is the SCPI overflow value: the sensor is over its
+  range, raised as :class:`DetectorSaturated` rather than returned as a number.
+* The read timeout grows with the averaging count (n × 3 ms + the base timeout),
+  so a long average is not mistaken for a silent meter.
+* ``SENS:CORR:WAV?`` is the SCPI query form of the documented setter (pymeasure's
+  PM100 driver uses it too); it lets the device read back what the meter applies.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from photoreactor.devices.common.errors import (
+    DetectorSaturated,
+    InstrumentDisconnected,
+    LimitError,
+)
+from photoreactor.devices.common.transport import open_visa
+from photoreactor.devices.led.scpi import ScpiClient
+
+log = logging.getLogger(__name__)
+
+#: seconds per averaged sample (manual)
+SAMPLE_S = 0.003
+#: SCPI overflow: readings at or above this mean "over range"
+OVERFLOW_W = 9.0e37
+AVERAGING_RANGE = (1, 100_000)
+
+
+class PM100Driver:
+    """One PM100 console with its sensor head.
+
+    Parameters
+    ----------
+    resource : pyvisa-like resource
+    name : str
+        Device name for error messages.
+    check_errors : bool
+        Query ``SYST:ERR?`` after each write.
+    retries : int
+        Extra attempts for queries.
+    """
+
+    model = "PM100"
+
+    def __init__(self, resource, *, name: str = "pm100", check_errors: bool = True,
+                 retries: int = 2):
+        self.name = name
+        self.scpi = ScpiClient(resource, name=name, retries=retries, check_errors=check_errors)
+        self.base_timeout_s = getattr(resource, "timeout", 2000) / 1000.0
+        self.averaging = 1
+
+    @classmethod
+    def open(cls, resource_name: str, *, backend: str = "@py", name: str = "pm100", clock=None,
+             timeout_s: float = 2.0, attempts: int = 3, retry_wait_s: float = 1.0,
+             check_errors: bool = True) -> PM100Driver:
+        """Open the resource (retried) and check that a sensor answers."""
+        last: Exception | None = None
+        for attempt in range(1, max(1, attempts) + 1):
+            try:
+                res = open_visa(resource_name, backend, timeout_s=timeout_s)
+                drv = cls(res, name=name, check_errors=check_errors)
+                drv.sensor_info()
+                return drv
+            except (InstrumentDisconnected, OSError) as exc:
+                last = exc
+                log.warning("%s: opening %s failed (attempt %d/%d): %s", name, resource_name,
+                            attempt, attempts, exc)
+                if attempt < attempts and clock is not None:
+                    clock.sleep(retry_wait_s)
+        raise InstrumentDisconnected(name, f"cannot open PM100 at {resource_name} via {backend} "
+                                     f"after {attempts} attempts: {last}") from last
+
+    def close(self) -> None:
+        self.scpi.close()
+
+    # -- configuration ----------------------------------------------------------
+    def sensor_info(self) -> dict[str, str]:
+        """The sensor head: model, serial, calibration date, type, subtype, flags."""
+        def parse(reply: str) -> dict[str, str]:
+            fields = [f.strip() for f in reply.split(",")]
+            if len(fields) < 2 or not fields[0]:
+                raise ValueError(reply)
+            keys = ("model", "serial", "calibration_date", "type", "subtype", "flags")
+            return dict(zip(keys, fields + [""] * (len(keys) - len(fields)), strict=False))
+
+        return self.scpi.query_parsed("SYST:SENS:IDN?", parse, "a sensor identification")
+
+    def set_wavelength(self, wavelength_nm: float) -> None:
+        if not wavelength_nm > 0:
+            raise LimitError(self.name, "wavelength", wavelength_nm, "> 0", "nm")
+        self.scpi.write(f"SENS:CORR:WAV {float(wavelength_nm):g}")
+
+    def wavelength(self) -> float:
+        return self.scpi.query_float("SENS:CORR:WAV?")
+
+    def set_power_unit_watts(self) -> None:
+        self.scpi.write("SENS:POW:UNIT W")
+
+    def set_auto_range(self, on: bool = True) -> None:
+        self.scpi.write(f"SENS:RANGE:AUTO {'ON' if on else 'OFF'}")
+
+    def set_averaging(self, count: int) -> None:
+        """Average ``count`` samples per reading (≈ 3 ms each); widens the read timeout."""
+        lo, hi = AVERAGING_RANGE
+        if int(count) != count or not lo <= count <= hi:
+            raise LimitError(self.name, "averaging count", count, AVERAGING_RANGE, "")
+        self.scpi.write(f"SENS:AVER:COUN {int(count)}")
+        self.averaging = int(count)
+        self.scpi.set_timeout(self.base_timeout_s + self.measurement_s())
+
+    def measurement_s(self) -> float:
+        """Expected duration of one reading (s)."""
+        return self.averaging * SAMPLE_S
+
+    def configure(self, *, wavelength_nm: float | None, averaging: int) -> None:
+        """Watts, auto range, averaging and (optionally) wavelength."""
+        self.set_power_unit_watts()
+        self.set_auto_range(True)
+        self.set_averaging(averaging)
+        if wavelength_nm is not None:
+            self.set_wavelength(wavelength_nm)
+
+    # -- measurement --------------------------------------------------------------
+    def start_zero(self) -> None:
+        """Start the dark-zero adjustment (cover the sensor / switch the light off first)."""
+        self.scpi.write("SENS:CORR:COLL:ZERO")
+
+    def measure_power_w(self) -> float:
+        """One averaged power reading in watts.
+
+        Raises
+        ------
+        DetectorSaturated
+            The sensor is over its range (SCPI overflow value).
+        """
+        value = self.scpi.query_float("MEAS:POW?")
+        if abs(value) >= OVERFLOW_W:
+            raise DetectorSaturated(self.name, "power meter over range: the sensor head gets "
+                                    "more light than it can measure (use a higher-power head "
+                                    "or an attenuator)", [(b"MEAS:POW?", f"{value:E}".encode())])
+        return value
+
+    def next_error(self) -> tuple[int, str]:
+        return self.scpi.next_error()
