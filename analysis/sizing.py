@@ -76,3 +76,61 @@ def concentration_mol_l(absorbance, e1_nm, material: str = "CdS", path_length_cm
     """
     eps = extinction_l_mol_cm(diameter_nm(e1_nm, material), material)
     return np.asarray(absorbance, float) / (eps * path_length_cm) * dilution_factor
+
+
+# ---------------------------------------------------------------------------
+# HgSe / HgₓCd₁₋ₓSe (cation exchange, SCIENCE.md E)
+# ---------------------------------------------------------------------------
+
+#: absorbance at 400 nm per µM of particles, per cm: coefficient · d³ (d in nm)
+A400_PER_UM_COEFF = {"CdSe": 0.0119, "HgSe": 0.0317}
+
+#: bulk band gaps (eV); the HgₓCd₁₋ₓSe alloy is taken linear in x (SCIENCE.md E)
+BULK_GAP_EV = {"CdSe": 1.74, "HgSe": -0.06}
+
+
+def _hg_fraction(x):
+    x = np.asarray(x, float)
+    if np.any((x < 0) | (x > 1)):
+        raise ValueError(f"Hg fraction x must lie in 0…1, got {x}")
+    return x
+
+
+def absorbance_400_per_um(d_nm, hg_fraction=0.0):
+    """Absorbance at 400 nm of 1 µM particles in a 1 cm path (HgₓCd₁₋ₓSe, linear in x).
+
+    ``(1 − x)·0.0119·d³ + x·0.0317·d³`` — at 400 nm, far above the band edge,
+    absorption scales with the particle volume and barely with confinement,
+    which is why it is the standard way to count particles through an exchange.
+    """
+    x = _hg_fraction(hg_fraction)
+    d3 = np.asarray(d_nm, float) ** 3
+    return ((1 - x) * A400_PER_UM_COEFF["CdSe"] + x * A400_PER_UM_COEFF["HgSe"]) * d3
+
+
+def concentration_um_from_a400(absorbance_400, d_nm, hg_fraction=0.0, path_length_cm: float = 1.0,
+                               dilution_factor: float = 1.0):
+    """Particle concentration (µM) in the flask from the absorbance at 400 nm."""
+    per_um = absorbance_400_per_um(d_nm, hg_fraction) * path_length_cm
+    return np.asarray(absorbance_400, float) / per_um * dilution_factor
+
+
+def alloy_bulk_gap_ev(hg_fraction):
+    """Bulk band gap (eV) of HgₓCd₁₋ₓSe, linear between CdSe 1.74 and HgSe −0.06 eV."""
+    x = _hg_fraction(hg_fraction)
+    return (1 - x) * BULK_GAP_EV["CdSe"] + x * BULK_GAP_EV["HgSe"]
+
+
+def hg_fraction_from_gap(gap_ev, initial_gap_ev):
+    """Apparent Hg fraction x from the shift of the 1S–1S transition during exchange.
+
+    Assumes the confinement energy (measured gap − bulk gap of the starting
+    CdSe) stays constant while the bulk gap follows :func:`alloy_bulk_gap_ev`:
+    ``x = (E₀ − E) / (1.74 + 0.06)``, clipped to 0…1.  The confinement of
+    HgSe-rich particles is in truth larger (lighter electron), so this
+    *underestimates* x near completion — use it as a progress coordinate
+    (e.g. to stop a titration at a target gap), not as an assay.
+    """
+    span = BULK_GAP_EV["CdSe"] - BULK_GAP_EV["HgSe"]
+    x = (np.asarray(initial_gap_ev, float) - np.asarray(gap_ev, float)) / span
+    return np.clip(x, 0.0, 1.0)

@@ -17,13 +17,17 @@ on the **second derivative** (Savitzky–Golay, ``window_nm`` wide):
 1. NaN gaps are bridged by linear interpolation (so the filter can run) and
    every pixel within one filter window of a gap is barred from holding a
    feature — the bridge's kinks are not chemistry.
-2. A feature is a local minimum of d²A/dλ² whose *local prominence* (the lower
-   of the highest d²A/dλ² within ``window_nm`` on either side, minus the
-   minimum) exceeds ``noise_sigma`` times the noise of d²A/dλ² **and**
+2. A feature is the lowest d²A/dλ² within half a window (noise splits a
+   broad minimum into several local ones) whose *local prominence* — the
+   lower of the highest d²A/dλ² within two windows on either side, minus the
+   minimum — exceeds ``noise_sigma`` times the noise of d²A/dλ² **and**
    ``min_relative`` times the most prominent feature in the search range.
-   Prominence rather than sign: a λ⁻ⁿ scattering background adds positive
-   curvature that can lift a shoulder's d²A/dλ² above zero without removing
-   its minimum.
+   The minimum must also lie ``noise_sigma`` σ below zero (the absorbance
+   concave there): the valley between two resolved bands is a d²A/dλ²
+   minimum with high flanks too.  A λ⁻ⁿ scattering background is convex, but
+   its curvature (about 1e-4 per nm² even for a scattering absorbance of 2 at
+   400 nm) is far below an exciton's (h/σ² ≈ 4e-3 per nm² for 0.3
+   absorbance, σ = 8.5 nm), so it does not hide a shoulder.
 3. The noise of d²A/dλ² is propagated from the absorbance noise, estimated per
    spectrum from the median absolute second difference (robust to the
    features themselves), through the filter coefficients.
@@ -57,7 +61,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import convolve1d, maximum_filter1d, minimum_filter1d
-from scipy.optimize import least_squares
 from scipy.signal import savgol_coeffs, savgol_filter
 
 #: hc in eV·nm (SCIENCE.md "Energy ↔ wavelength")
@@ -258,7 +261,8 @@ def fit_scattering(wavelengths_nm, absorbance, *, fit_nm: tuple[float, float] | 
     wf = w.astype(float)
 
     def solve(n):
-        basis = x ** (-n)
+        # n: scalar or one exponent per row
+        basis = x[None, :] ** (-np.reshape(n, (-1, 1)))
         if not offset:
             sbb = (wf * basis**2).sum(-1)
             amp = (wf * basis * y0).sum(-1) / np.where(sbb > 0, sbb, np.nan)
@@ -274,30 +278,27 @@ def fit_scattering(wavelengths_nm, absorbance, *, fit_nm: tuple[float, float] | 
             amp = (sby * s1 - sb * sy) / det
             off = (sbb * sy - sb * sby) / det
         resid = wf * (y0 - amp[:, None] * basis - off[:, None])
-        rss = (resid**2).sum(-1)
-        return amp, off, rss
+        return amp, off, (resid**2).sum(-1)
 
+    rows = np.arange(a2.shape[0])
     if exponent is not None:
-        amp, off, rss = solve(float(exponent))
         n_best = np.full(a2.shape[0], float(exponent))
     else:
+        # coarse grid, then parabolic refinement on shrinking brackets: the
+        # extrapolation to the blue amplifies any error in n
         grid = np.linspace(exponent_range[0], exponent_range[1], 61)
         rss_grid = np.stack([solve(n)[2] for n in grid], axis=-1)
-        k = np.nanargmin(np.where(np.isfinite(rss_grid), rss_grid, np.inf), axis=-1)
-        k = np.clip(k, 1, grid.size - 2)
-        r = np.arange(a2.shape[0])
-        ym, y0_, yp = rss_grid[r, k - 1], rss_grid[r, k], rss_grid[r, k + 1]
-        den = ym - 2 * y0_ + yp
+        k = np.argmin(np.where(np.isfinite(rss_grid), rss_grid, np.inf), axis=-1)
+        n_best = grid[k]
         step = grid[1] - grid[0]
-        delta = np.where(den > 0, 0.5 * (ym - yp) / np.where(den > 0, den, 1.0), 0.0)
-        n_best = np.clip(grid[k] + np.clip(delta, -1, 1) * step, *exponent_range)
-        amp = np.empty(a2.shape[0])
-        off = np.empty(a2.shape[0])
-        rss = np.empty(a2.shape[0])
-        for n in np.unique(n_best):
-            rows = n_best == n
-            sub = solve(n)
-            amp[rows], off[rows], rss[rows] = sub[0][rows], sub[1][rows], sub[2][rows]
+        for _ in range(4):
+            ym, y0_, yp = solve(n_best - step)[2], solve(n_best)[2], solve(n_best + step)[2]
+            den = ym - 2 * y0_ + yp
+            delta = np.where(den > 0, 0.5 * (ym - yp) / np.where(den > 0, den, 1.0), 0.0)
+            n_best = np.clip(n_best + np.clip(delta, -1, 1) * step, *exponent_range)
+            step /= 4.0
+    amp, off, rss = solve(n_best)
+    del rows
     npts = np.maximum(wf.sum(-1), 1)
     rms = np.sqrt(rss / npts)
     single = np.ndim(absorbance) == 1
@@ -339,7 +340,9 @@ class _Curvature:
 
 def _noise_sigma(a: np.ndarray) -> np.ndarray:
     """Per-row white-noise σ from the median absolute second difference (NaN-aware)."""
-    d2 = np.abs(a[:, :-2] - 2 * a[:, 1:-1] + a[:, 2:])
+    # a few hundred second differences give the median to a few per cent; more only costs
+    stride = max(1, (a.shape[-1] - 2) // 256)
+    d2 = np.abs(a[:, :-2:stride] - 2 * a[:, 1:-1:stride] + a[:, 2::stride])
     if not np.isnan(d2).any():
         med = np.median(d2, axis=-1)
     else:
@@ -372,15 +375,22 @@ def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
     # into several local minima, and only one of them is the feature
     is_min = d2 <= minimum_filter1d(d2, size=window, axis=-1, mode="nearest")
     w = max(int(prominence_px), 1)
-    # highest d2 within w pixels to the left (inclusive) and to the right
-    left_max = maximum_filter1d(d2, size=w + 1, axis=-1, origin=w // 2, mode="nearest")
-    right_max = maximum_filter1d(d2, size=w + 1, axis=-1, origin=-((w + 1) // 2), mode="nearest")
-    prom = np.minimum(left_max, right_max) - d2
+    # highest d2 within w pixels to the left (inclusive) and to the right: one sliding
+    # maximum over w + 1 pixels, read at two offsets
+    run = maximum_filter1d(d2, size=w + 1, axis=-1, origin=-((w + 1) // 2), mode="nearest")
+    left_max = np.empty_like(run)
+    left_max[:, w:] = run[:, :-w]
+    left_max[:, :w] = np.maximum.accumulate(d2[:, :w], axis=-1)
+    prom = np.minimum(left_max, run) - d2
     sigma_d2 = sigma_a * np.sqrt((c2**2).sum())
     # the position estimator uses (d2[i-1] - d2[i+1]) / 2: propagate through exactly that filter
     c3 = (np.r_[c2, 0.0, 0.0] - np.r_[0.0, 0.0, c2]) / 2.0
     sigma_d3 = sigma_a * np.sqrt((c3**2).sum())
-    cand = is_min & allowed & (prom > noise_sigma * sigma_d2[:, None])
+    # negative curvature: the valley between two resolved bands is also a local minimum
+    # of d2 with high flanks, but the absorbance there is convex.  (A λ⁻⁴ scattering
+    # background adds only ~1e-4 /nm² of curvature, far less than an exciton's.)
+    thr = noise_sigma * sigma_d2[:, None]
+    cand = is_min & allowed & (d2 < -thr) & (prom > thr)
     best = np.where(cand, prom, 0.0).max(axis=-1)
     cand &= prom >= min_relative * best[:, None]
     return _Curvature(d2=d2, prominence=np.where(cand, prom, np.nan), candidate=cand,
@@ -437,7 +447,8 @@ def _quadratic_stencil(h: int):
     return pinv[1], pinv[2]
 
 
-def _refine_minimum(cv: _Curvature, idx: np.ndarray, iterations: int = 3):
+def _refine_minimum(cv: _Curvature, idx: np.ndarray, rows: np.ndarray | None = None,
+                    iterations: int = 3):
     """Sub-pixel minimum of d2 near ``idx``: least-squares parabola over ±window/2.
 
     A second-derivative minimum is broad (a feature's core spans many pixels), so
@@ -445,7 +456,9 @@ def _refine_minimum(cv: _Curvature, idx: np.ndarray, iterations: int = 3):
     averages it.  Returns (position_px, sigma_px) with σ propagated exactly from
     the absorbance noise through the filter and the stencil.
     """
-    m = cv.d2.shape[-1]
+    d2 = cv.d2 if rows is None else cv.d2[rows]
+    sigma_a = cv.sigma_a if rows is None else cv.sigma_a[rows]
+    m = d2.shape[-1]
     h = max(cv.window // 4, 2)
     k1, k2 = _quadratic_stencil(h)
     offs = np.arange(-h, h + 1)
@@ -453,7 +466,7 @@ def _refine_minimum(cv: _Curvature, idx: np.ndarray, iterations: int = 3):
     pos = centre.astype(float)
     b2 = np.zeros(idx.shape)
     for _ in range(iterations):
-        y = _gather(cv.d2, centre, offs)
+        y = _gather(d2, centre, offs)
         b1 = y @ k1
         b2 = y @ k2
         convex = b2 > 0
@@ -464,7 +477,7 @@ def _refine_minimum(cv: _Curvature, idx: np.ndarray, iterations: int = 3):
     c2 = savgol_coeffs(cv.window, cv.polyorder, deriv=2, use="conv")
     f1 = np.convolve(k1[::-1], c2)
     convex = b2 > 0
-    sig = cv.sigma_a * np.sqrt((f1**2).sum()) / (2 * np.where(convex, b2, 1.0))
+    sig = sigma_a * np.sqrt((f1**2).sum()) / (2 * np.where(convex, b2, 1.0))
     # no convex core (noise-dominated feature): the discrete minimum, ± the fit half-width
     sig = np.where(convex, np.hypot(sig, 0.05), float(h))
     return pos, sig
@@ -548,64 +561,500 @@ def find_e1(wavelengths_nm, absorbance, *, search_nm: tuple[float, float] | None
     if method not in ("curvature", "maximum"):
         raise ValueError(f"method must be 'curvature' or 'maximum', not {method!r}")
     wl, a2, single = _axis(wavelengths_nm, absorbance)
-    window = _window_px(wl, window_nm, polyorder)
+    f = _reddest_feature(wl, a2, search_nm, window_nm, polyorder, noise_sigma, min_relative,
+                         method)
+    found = f["found"]
+
+    def fin(x):
+        x = np.where(found, x, np.nan)
+        return _out(x[0]) if single else x
+
+    return E1Result(e1_nm=fin(f["position"]), uncertainty_nm=fin(f["sigma"]),
+                    absorbance=fin(f["height"]), curvature_per_nm2=fin(f["curvature"]),
+                    found=bool(found[0]) if single else found,
+                    is_peak=bool(f["is_peak"][0]) if single else f["is_peak"])
+
+
+def _reddest_feature(x, a2, search, window_x, polyorder, noise_sigma, min_relative, method):
+    """The highest-``x`` significant curvature feature of every row (see module docstring).
+
+    ``x`` is an ascending axis (wavelength, or minus energy); returns a dict of
+    per-row arrays in ``x`` units.
+    """
+    window = _window_px(x, window_x, polyorder)
     half = window // 2
-    wl_c, a_c, inside = _crop(wl, a2, search_nm, half + window)
+    x_c, a_c, inside = _crop(x, a2, search, half + 2 * window)
     if a_c.shape[-1] < window + 3:
-        raise ValueError(f"search range {search_nm} holds too few pixels for a {window_nm} nm window")
-    cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, window)
+        raise ValueError(f"search range {search} holds too few pixels for a {window_x} window")
+    cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, 2 * window)
     n, m = a_c.shape
     rows = np.arange(n)
     found = cv.candidate.any(axis=-1)
-    # the reddest candidate = the last True along the (ascending) axis
+    # the reddest candidate = the last True along the ascending axis
     idx = m - 1 - np.argmax(cv.candidate[:, ::-1], axis=-1)
-    idx = np.where(found, idx, half + 1)
-    idx = np.clip(idx, 1, m - 2)
+    idx = np.where(found, idx, m // 2)
     pos_px, sig_px = _refine_minimum(cv, idx)
-    delta = pos_px - idx
 
-    # smoothed absorbance around the feature (one dot product per pixel needed)
-    c0 = savgol_coeffs(cv.window, cv.polyorder, deriv=0, use="conv")[::-1]
-    offs = np.arange(-half, half + 1)
-
-    def smoothed_at(col):
-        return (_gather(cv.filled, col, offs) * c0).sum(-1)
-
-    s_m, s_0, s_p = smoothed_at(idx - 1), smoothed_at(idx), smoothed_at(idx + 1)
-    is_peak = np.zeros(n, bool)
-    if method == "maximum" or True:
-        # a true peak has a smoothed-absorbance maximum within the feature's core
-        span = max(half, 2)
-        sm = np.stack([smoothed_at(np.clip(idx + k, 0, m - 1)) for k in range(-span, span + 1)], -1)
-        kmax = np.argmax(sm, axis=-1)
-        interior = (kmax > 0) & (kmax < 2 * span)
-        is_peak = interior & found
-        if method == "maximum":
-            kk = np.clip(kmax, 1, 2 * span - 1)
-            dmax, den_a = _vertex(sm[rows, kk - 1], sm[rows, kk], sm[rows, kk + 1])
-            pmax = idx - span + kk + dmax
-            # σ of a maximum's vertex: σ(d1)/|d2| with the smoothing filter's first derivative
-            c1 = savgol_coeffs(cv.window, cv.polyorder, deriv=1, use="conv")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sig_max = cv.sigma_a * np.sqrt((c1**2).sum()) / np.abs(den_a)
-            pos_px = np.where(is_peak, pmax, pos_px)
-            sig_px = np.where(is_peak, np.sqrt(np.nan_to_num(sig_max, nan=np.inf) ** 2 + 0.05**2),
-                              sig_px)
-            s_m, s_0, s_p = (sm[rows, kk - 1], sm[rows, kk], sm[rows, kk + 1])
-            delta = pos_px - (idx - span + kk)
-    frac = pos_px - np.floor(pos_px)
+    # smoothed absorbance on ±span pixels around the feature: only these are needed,
+    # so filter a gathered block instead of the whole stack
+    h = max(cv.window // 4, 2)
+    span = half + h
+    c0 = savgol_coeffs(cv.window, cv.polyorder, deriv=0, use="conv")
+    block = _gather(cv.filled, idx, np.arange(-span - half, span + half + 1))
+    sm = np.lib.stride_tricks.sliding_window_view(block, cv.window, axis=-1) @ c0[::-1]
+    kmax = np.argmax(sm, axis=-1)
+    # a true peak: the smoothed absorbance has its maximum inside the feature's core
+    is_peak = found & (kmax > 0) & (kmax < 2 * span)
+    if method == "maximum":
+        k1, k2 = _quadratic_stencil(h)
+        kc = np.clip(kmax, h, 2 * span - h)
+        y = _gather(sm, kc, np.arange(-h, h + 1))
+        b1, b2 = y @ k1, y @ k2
+        concave = b2 < 0
+        shift = np.clip(-b1 / (2 * np.where(concave, b2, -1.0)), -h, h)
+        use = is_peak & concave
+        f1 = np.convolve(k1[::-1], c0)
+        sig_max = cv.sigma_a * np.sqrt((f1**2).sum()) / (2 * np.abs(np.where(concave, b2, 1.0)))
+        pos_px = np.where(use, idx - span + kc + shift, pos_px)
+        sig_px = np.where(use, np.hypot(sig_max, 0.05), sig_px)
+    # absorbance at the reported position, linear between smoothed samples
+    u = np.clip(pos_px - (idx - span), 0, 2 * span)
+    k = np.clip(np.floor(u).astype(int), 0, 2 * span - 1)
+    height = sm[rows, k] + (sm[rows, k + 1] - sm[rows, k]) * (u - k)
     pix = np.arange(m, dtype=float)
-    e1 = np.interp(pos_px, pix, wl_c)
-    step_nm = np.interp(pos_px, pix[1:] - 0.5, np.diff(wl_c))
-    height = np.where(delta >= 0, s_0 + (s_p - s_0) * delta, s_0 + (s_0 - s_m) * delta)
-    del frac
+    pos = np.interp(pos_px, pix, x_c)
+    step_nm = np.interp(pos_px, pix[1:] - 0.5, np.diff(x_c))
     curv = cv.prominence[rows, idx] / step_nm**2
 
-    def fin(x, fill=np.nan):
-        x = np.where(found, x, fill)
-        return _out(x[0]) if single else x
+    return {"found": found, "position": pos, "sigma": sig_px * step_nm, "height": height,
+            "curvature": curv, "is_peak": is_peak}
 
-    return E1Result(e1_nm=fin(e1), uncertainty_nm=fin(sig_px * step_nm),
-                    absorbance=fin(height), curvature_per_nm2=fin(curv),
-                    found=bool(found[0]) if single else found,
-                    is_peak=bool(is_peak[0]) if single else is_peak)
+
+# ---------------------------------------------------------------------------
+# all curvature features of a spectrum
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpectralFeatures:
+    """Every significant second-derivative minimum of one spectrum, blue to red.
+
+    Attributes
+    ----------
+    position_nm, uncertainty_nm : ndarray
+        Feature positions (sub-pixel) and their one-σ uncertainties.
+    absorbance : ndarray
+        Smoothed absorbance at each feature.
+    curvature_per_nm2 : ndarray
+        Local prominence of each second-derivative minimum.
+    fwhm_nm : ndarray
+        Width estimate: the second derivative of a Gaussian band crosses zero at
+        ±σ and peaks at ±√3σ; we use the zero crossings where both exist, else
+        the flanking maxima, and report 2.3548σ.  NaN when neither bounds the
+        feature inside the data (e.g. a broad band on strong scattering).
+    """
+
+    position_nm: np.ndarray
+    uncertainty_nm: np.ndarray
+    absorbance: np.ndarray
+    curvature_per_nm2: np.ndarray
+    fwhm_nm: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.position_nm.size)
+
+    def as_records(self) -> list[dict]:
+        """One dict per feature (for metadata, evidence and tables)."""
+        return [{"position_nm": float(p), "uncertainty_nm": float(u), "absorbance": float(a),
+                 "curvature_per_nm2": float(c), "fwhm_nm": float(w)}
+                for p, u, a, c, w in zip(self.position_nm, self.uncertainty_nm, self.absorbance,
+                                         self.curvature_per_nm2, self.fwhm_nm, strict=True)]
+
+
+def _feature_widths_px(d2: np.ndarray, idx: np.ndarray, tol: float) -> np.ndarray:
+    """FWHM (pixels) of Gaussian-like features from the shape of their d2 dip.
+
+    Walking outwards from the minimum, each side ends either at a zero crossing
+    of d2 (at σ for a Gaussian) or — when a background keeps d2 positive, or a
+    neighbouring feature intervenes — at the local maximum of d2 (at √3σ),
+    recognised once d2 has fallen ``tol`` (a few noise σ) below its running
+    maximum, so noise wiggles do not end the walk.  σ is the mean of the two
+    sides; FWHM = 2.3548σ.
+    """
+    m = d2.size
+    out = np.full(idx.size, np.nan)
+    for j, i in enumerate(idx):
+        sides = []
+        for step in (-1, 1):
+            k, best_k, sigma = i, i, np.nan
+            while 0 <= k + step < m:
+                nxt = k + step
+                if d2[k] < 0 <= d2[nxt]:
+                    sigma = abs(k - i) + d2[k] / (d2[k] - d2[nxt])
+                    break
+                if d2[nxt] > d2[best_k]:
+                    best_k = nxt
+                elif d2[nxt] < d2[best_k] - tol:
+                    sigma = abs(best_k - i) / np.sqrt(3.0)
+                    break
+                k = nxt
+            sides.append(sigma)
+        good = [v for v in sides if np.isfinite(v) and v > 0]
+        if good:
+            out[j] = 2.3548 * float(np.mean(good))
+    return out
+
+
+def second_derivative_minima(wavelengths_nm, absorbance, *,
+                             search_nm: tuple[float, float] | None = None,
+                             window_nm: float = 10.0, polyorder: int = 3,
+                             noise_sigma: float = 10.0,
+                             min_relative: float = 0.05) -> SpectralFeatures:
+    """All significant absorption features (peaks and shoulders) of one spectrum.
+
+    Same detection as :func:`find_e1` (see the module docstring), but every
+    feature is returned, ordered blue to red — the input for Gaussian
+    decomposition and for classifying species (magic-sized clusters, QDs,
+    precursor complexes).
+
+    Parameters
+    ----------
+    wavelengths_nm, absorbance : array_like
+        One spectrum (NaN = masked).
+    search_nm, window_nm, polyorder, noise_sigma, min_relative
+        As for :func:`find_e1`.
+    """
+    wl, a2, _ = _axis(wavelengths_nm, absorbance)
+    if a2.shape[0] != 1:
+        raise ValueError("second_derivative_minima takes one spectrum; loop over a stack")
+    return _all_features(wl, a2, search_nm, window_nm, polyorder, noise_sigma, min_relative)
+
+
+def _all_features(x, a2, search, window_x, polyorder, noise_sigma, min_relative):
+    window = _window_px(x, window_x, polyorder)
+    half = window // 2
+    x_c, a_c, inside = _crop(x, a2, search, half + 2 * window)
+    if a_c.shape[-1] < window + 3:
+        raise ValueError(f"search range {search} holds too few pixels for a {window_x} window")
+    cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, 2 * window)
+    idx = np.flatnonzero(cv.candidate[0])
+    rows = np.zeros(idx.size, int)
+    pos_px, sig_px = _refine_minimum(cv, idx, rows)
+    pix = np.arange(a_c.shape[-1], dtype=float)
+    step = np.interp(pos_px, pix[1:] - 0.5, np.diff(x_c)) if idx.size else np.zeros(0)
+    smooth_a = savgol_filter(cv.filled[0], cv.window, cv.polyorder, mode="interp")
+    height = np.interp(pos_px, pix, smooth_a)
+    width_px = _feature_widths_px(cv.d2[0], idx, 3.0 * float(cv.sigma_d2[0]))
+    return SpectralFeatures(position_nm=np.interp(pos_px, pix, x_c), uncertainty_nm=sig_px * step,
+                            absorbance=height,
+                            curvature_per_nm2=cv.prominence[0, idx] / step**2,
+                            fwhm_nm=width_px * step)
+
+
+# ---------------------------------------------------------------------------
+# band gap (SCIENCE.md B)
+# ---------------------------------------------------------------------------
+
+def _energy_resample(wavelengths_nm, absorbance, n_points: int | None = None):
+    """Resample spectra onto a uniform, *descending* energy grid (vectorised).
+
+    Returns ``(minus_energy_ev, stack, single)``: the axis is −E so that it
+    ascends and "reddest" stays "highest x" for the shared feature finder.
+    """
+    wl, a2, single = _axis(wavelengths_nm, absorbance)
+    e_lo, e_hi = HC_EV_NM / wl[-1], HC_EV_NM / wl[0]
+    n = n_points or wl.size
+    energy = np.linspace(e_hi, e_lo, n)           # descending energy = ascending λ
+    lam = HC_EV_NM / energy
+    j = np.clip(np.searchsorted(wl, lam) - 1, 0, wl.size - 2)
+    w = (lam - wl[j]) / (wl[j + 1] - wl[j])
+    res = a2[:, j] * (1 - w) + a2[:, j + 1] * w
+    return -energy, res, single
+
+
+def band_gap_ev(wavelengths_nm, absorbance, *, search_ev: tuple[float, float] | None = None,
+                window_ev: float = 0.1, polyorder: int = 3, noise_sigma: float = 10.0,
+                min_relative: float = 0.1):
+    """Optical band gap (eV) from the minimum of the absorption's second derivative.
+
+    The published procedure for the Zn–Cu–In–S QDs (SCIENCE.md B, 2.14–2.46 eV):
+    the spectrum is resampled onto a uniform energy grid and the lowest-energy
+    significant minimum of d²A/dE² is the gap.  Vectorised over stacks.
+
+    Parameters
+    ----------
+    wavelengths_nm, absorbance : array_like
+        One spectrum or a stack.
+    search_ev : (float, float), optional
+        Energy range for the gap (e.g. ``(1.8, 3.0)``).
+    window_ev : float
+        Savitzky–Golay window in eV (default 0.1: band edges of alloyed QDs are
+        broad, FWHM ≈ 0.2 eV; narrower windows follow the noise).
+
+    Returns
+    -------
+    float or ndarray
+        Band gap in eV, NaN where no feature was found.
+    """
+    x, a2, single = _energy_resample(wavelengths_nm, absorbance)
+    search = None if search_ev is None else (-max(search_ev), -min(search_ev))
+    f = _reddest_feature(x, a2, search, window_ev, polyorder, noise_sigma, min_relative,
+                         "curvature")
+    gap = np.where(f["found"], -f["position"], np.nan)
+    return _out(gap[0]) if single else gap
+
+
+# ---------------------------------------------------------------------------
+# Gaussian decomposition (SCIENCE.md E)
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GaussianDecomposition:
+    """A(E) as a sum of Gaussian transitions plus a polynomial background.
+
+    Attributes
+    ----------
+    centroids_ev, amplitudes, widths_ev : ndarray
+        Per transition, lowest energy first (``widths_ev`` are Gaussian σ).
+    relative_dispersion : float
+        Fitted σ_R/R when the width law was used, else NaN.
+    background : ndarray
+        Polynomial coefficients in (E − E_ref), lowest order first.
+    reference_ev : float
+    residual_rms : float
+    success : bool
+    """
+
+    centroids_ev: np.ndarray
+    amplitudes: np.ndarray
+    widths_ev: np.ndarray
+    relative_dispersion: float
+    background: np.ndarray
+    reference_ev: float
+    residual_rms: float
+    success: bool
+
+    def components(self, energy_ev) -> np.ndarray:
+        """Each transition's Gaussian on ``energy_ev`` (transitions × points)."""
+        e = np.asarray(energy_ev, float)
+        return self.amplitudes[:, None] * np.exp(
+            -0.5 * ((e[None, :] - self.centroids_ev[:, None]) / self.widths_ev[:, None]) ** 2)
+
+    def __call__(self, energy_ev) -> np.ndarray:
+        e = np.asarray(energy_ev, float)
+        bg = np.polynomial.polynomial.polyval(e - self.reference_ev, self.background) \
+            if self.background.size else 0.0
+        return self.components(e).sum(0) + bg
+
+
+def decompose_gaussians(energy_ev, absorbance, *, centroids_ev=None, n_transitions: int | None = None,
+                        search_ev: tuple[float, float] | None = None,
+                        bulk_gap_ev: float | None = None, relative_dispersion: float = 0.05,
+                        homogeneous_width_ev: float = 0.0, width_ev: float = 0.05,
+                        background_order: int = -1, centroid_freedom_ev: float = 0.1,
+                        window_ev: float = 0.05) -> GaussianDecomposition:
+    """Decompose an absorption spectrum into Gaussian transitions.
+
+    Parameters
+    ----------
+    energy_ev, absorbance : array_like
+        One spectrum on an energy axis (any order; NaN ignored).
+    centroids_ev : sequence of float, optional
+        Initial transition energies; default: minima of d²A/dE² (as in the study).
+    n_transitions : int, optional
+        Keep only the ``n`` lowest-energy initial centroids.
+    search_ev : (float, float), optional
+        Energy range fitted.
+    bulk_gap_ev : float, optional
+        Bulk band gap (CdSe 1.74 eV; HgₓCd₁₋ₓSe from :func:`..sizing.alloy_bulk_gap_ev`).
+        When given, widths follow the size dispersion,
+        ``σ_i = √(σ_hom² + (2 (E_i − E_bulk) σ_R/R)²)``, one shared σ_R/R fitted;
+        otherwise every width is free.
+    relative_dispersion : float
+        Initial σ_R/R (width law) — e.g. 0.05 for a 5 % size distribution.
+    homogeneous_width_ev : float
+        Fixed homogeneous σ added in quadrature (width law only).
+    width_ev : float
+        Initial σ for free widths.
+    background_order : int
+        Polynomial background order (−1 none, 0 constant, 1 linear …).
+    centroid_freedom_ev : float
+        Centroids may move this far from their initial values.
+    window_ev : float
+        Smoothing window for the initial second-derivative minima.
+    """
+    from scipy.optimize import least_squares
+
+    e = np.asarray(energy_ev, float)
+    a = np.asarray(absorbance, float)
+    order = np.argsort(e)
+    e, a = e[order], a[order]
+    keep = np.isfinite(a) & np.isfinite(e)
+    if search_ev is not None:
+        keep &= (e >= min(search_ev)) & (e <= max(search_ev))
+    e_fit, a_fit = e[keep], a[keep]
+    if centroids_ev is None:
+        # minima of d2 on a uniform energy grid; the shared finder wants an ascending axis
+        grid = np.linspace(e_fit[0], e_fit[-1], e_fit.size)
+        feats = _all_features(grid, np.interp(grid, e_fit, a_fit)[None, :], None, window_ev,
+                              3, 6.0, 0.02)
+        centroids = np.sort(feats.position_nm)
+    else:
+        centroids = np.sort(np.asarray(centroids_ev, float))
+    if n_transitions is not None:
+        centroids = centroids[:n_transitions]
+    k = centroids.size
+    if k == 0:
+        raise ValueError("no transitions to fit: no second-derivative minima found and no "
+                         "centroids_ev given")
+    if e_fit.size < 3 * k + background_order + 2:
+        raise ValueError(f"{e_fit.size} points cannot constrain {k} transitions")
+    e_ref = float(e_fit.mean())
+    law = bulk_gap_ev is not None
+    if law and np.any(centroids <= bulk_gap_ev):
+        raise ValueError(f"transition below the bulk gap {bulk_gap_ev} eV: {centroids}")
+
+    def widths(theta_w):
+        if law:
+            conf = 2.0 * (cen_of(p_cur) - bulk_gap_ev) * theta_w[0]
+            return np.sqrt(homogeneous_width_ev**2 + conf**2)
+        return theta_w
+
+    amp0 = np.clip(np.interp(centroids, e_fit, a_fit), 1e-6, None)
+    nw = 1 if law else k
+    w0 = np.array([relative_dispersion]) if law else np.full(k, width_ev)
+    nb = background_order + 1
+    p0 = np.concatenate([centroids, np.log(amp0), np.log(w0), np.zeros(nb)])
+    lo = np.concatenate([centroids - centroid_freedom_ev, np.full(k, -30.0),
+                         np.full(nw, np.log(1e-4)), np.full(nb, -np.inf)])
+    hi = np.concatenate([centroids + centroid_freedom_ev, np.full(k, 10.0),
+                         np.full(nw, np.log(2.0)), np.full(nb, np.inf)])
+    p_cur = p0
+
+    def cen_of(p):
+        return p[:k]
+
+    def model(p):
+        nonlocal p_cur
+        p_cur = p
+        cen, amp = p[:k], np.exp(p[k:2 * k])
+        sig = widths(np.exp(p[2 * k:2 * k + nw]))
+        out = (amp[:, None] * np.exp(-0.5 * ((e_fit[None, :] - cen[:, None]) / sig[:, None]) ** 2)
+               ).sum(0)
+        if nb:
+            out = out + np.polynomial.polynomial.polyval(e_fit - e_ref, p[2 * k + nw:])
+        return out
+
+    res = least_squares(lambda p: model(p) - a_fit, p0, bounds=(lo, hi), x_scale="jac")
+    p = res.x
+    p_cur = p
+    cen = p[:k]
+    sig = widths(np.exp(p[2 * k:2 * k + nw]))
+    rms = float(np.sqrt(np.mean(res.fun**2)))
+    return GaussianDecomposition(
+        centroids_ev=cen, amplitudes=np.exp(p[k:2 * k]), widths_ev=np.asarray(sig, float),
+        relative_dispersion=float(np.exp(p[2 * k])) if law else float("nan"),
+        background=p[2 * k + nw:].copy(), reference_ev=e_ref, residual_rms=rms,
+        success=bool(res.success))
+
+
+# ---------------------------------------------------------------------------
+# emission band width
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FWHMResult:
+    """Emission band: peak and full width at half maximum, in nm and meV."""
+
+    peak_nm: np.ndarray | float
+    peak_intensity: np.ndarray | float
+    fwhm_nm: np.ndarray | float
+    fwhm_mev: np.ndarray | float
+    found: np.ndarray | bool
+
+    @property
+    def peak_ev(self):
+        return _out(nm_to_ev(self.peak_nm))
+
+
+def fwhm(wavelengths_nm, intensity, *, search_nm: tuple[float, float] | None = None,
+         window_nm: float | None = 5.0, baseline=0.0) -> FWHMResult:
+    """Peak and FWHM of the strongest emission band (vectorised over stacks).
+
+    Parameters
+    ----------
+    wavelengths_nm, intensity : array_like
+        One spectrum or a stack (counts or any linear intensity; NaN ignored).
+    search_nm : (float, float), optional
+        Range holding the band (exclude the excitation line's scatter).
+    window_nm : float or None
+        Savitzky–Golay smoothing before locating the half-maximum crossings
+        (None: raw data).
+    baseline : float, array_like or "edges"
+        Subtracted before halving: a number or array, or ``"edges"`` — the
+        mean of the first and last 5 % of the search range.
+
+    Returns
+    -------
+    FWHMResult
+        ``fwhm_mev`` is the width on the energy axis,
+        1239.84·10³·(1/λ_blue − 1/λ_red): emission widths of nanocrystals are
+        quoted in meV (SCIENCE.md E: 109–196 meV).  NaN (found False) when the
+        band is not bounded by half-maximum crossings inside the range.
+    """
+    wl, y2, single = _axis(wavelengths_nm, intensity)
+    if search_nm is not None:
+        sel = (wl >= min(search_nm)) & (wl <= max(search_nm))
+        wl, y2 = wl[sel], y2[:, sel]
+    if window_nm:
+        win = _window_px(wl, window_nm, 3)
+        if y2.shape[-1] >= win:
+            y2 = smooth(y2, win, 3)
+    if isinstance(baseline, str):
+        if baseline != "edges":
+            raise ValueError(f"baseline must be a number, an array or 'edges', not {baseline!r}")
+        k = max(1, y2.shape[-1] // 20)
+        base = 0.5 * (np.nanmean(y2[:, :k], -1) + np.nanmean(y2[:, -k:], -1))[:, None]
+    else:
+        base = np.asarray(baseline, float)
+        if base.ndim == 1 and base.size == y2.shape[0] and base.size != wl.size:
+            base = base[:, None]
+    y = y2 - base
+    n, m = y.shape
+    rows = np.arange(n)
+    yz = np.where(np.isnan(y), -np.inf, y)
+    ip = np.argmax(yz, axis=-1)
+    peak = yz[rows, ip]
+    half = peak / 2.0
+    idx = np.arange(m)
+    below = (y < half[:, None])
+    right_mask = below & (idx > ip[:, None])
+    left_mask = below & (idx < ip[:, None])
+    has_r = right_mask.any(-1)
+    has_l = left_mask.any(-1)
+    jr = np.argmax(right_mask, axis=-1)
+    jl = m - 1 - np.argmax(left_mask[:, ::-1], axis=-1)
+    jr_c = np.clip(jr, 1, m - 1)
+    jl_c = np.clip(jl, 0, m - 2)
+
+    def cross(j0, j1):
+        y0, y1 = y[rows, j0], y[rows, j1]
+        t = (half - y0) / np.where(y1 != y0, y1 - y0, 1.0)
+        return wl[j0] + (wl[j1] - wl[j0]) * t
+
+    lam_r = cross(jr_c - 1, jr_c)
+    lam_l = cross(jl_c, jl_c + 1)
+    ok = has_r & has_l & (peak > 0)
+    # peak position: vertex of a parabola through the (smoothed) maximum
+    ipc = np.clip(ip, 1, m - 2)
+    delta, _ = _vertex(y[rows, ipc - 1], y[rows, ipc], y[rows, ipc + 1])
+    peak_nm = np.interp(ipc + delta, idx.astype(float), wl)
+    width_nm = lam_r - lam_l
+    width_mev = 1e3 * HC_EV_NM * (1.0 / lam_l - 1.0 / lam_r)
+
+    def fin(v):
+        v = np.where(ok, v, np.nan)
+        return _out(v[0]) if single else v
+
+    return FWHMResult(peak_nm=fin(peak_nm), peak_intensity=fin(peak + np.squeeze(
+        np.broadcast_to(base, y.shape)[rows, ip])), fwhm_nm=fin(width_nm),
+        fwhm_mev=fin(width_mev), found=bool(ok[0]) if single else ok)
