@@ -101,7 +101,8 @@ def silicon_response(wl_nm: np.ndarray, *, blaze_nm: float = 500.0) -> np.ndarra
 
 def transmission(absorbance_per_cm: np.ndarray, path_length_cm: float) -> np.ndarray:
     """``10^(−A·L)``; negative absorbance (a baseline wiggle) is allowed, NaN becomes opaque."""
-    a = np.nan_to_num(np.asarray(absorbance_per_cm, float), nan=50.0) * float(path_length_cm)
+    a = np.asarray(absorbance_per_cm, float) * float(path_length_cm)
+    a = np.where(np.isnan(a), 50.0, a)
     return np.power(10.0, -np.clip(a, -3.0, 50.0))
 
 

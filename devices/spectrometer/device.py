@@ -41,9 +41,9 @@ Behaviour
   :class:`DetectorSaturated` (after the readings were stored, so they can be
   inspected).
 * A reference with no light above the dark (lamp failed, shutter stuck, probe
-  out of the liquid) and an absorbance frame where no wavelength transmits
-  even 0.1 % of the reference raise :class:`SensorFault`: both mean the probe
-  light is not reaching the detector.
+  out of the liquid) and an absorbance frame that transmits, summed over every
+  lit pixel, less than 0.1 % of the reference raise :class:`SensorFault`: both
+  mean the probe light is not reaching the detector.
 
 Decisions where the specification is silent
 -------------------------------------------
@@ -91,7 +91,7 @@ _LAMP_FOR_MODE = {"dark": False, "emission": False, "reference": True, "absorban
 #: a reference whose brightest pixel is below this many counts above the dark has no light
 MIN_REFERENCE_SIGNAL_COUNTS = 100.0
 
-#: transmission below which a pixel counts as "no light through" (A > 3)
+#: overall transmission below which no probe light reaches the detector (A > 3 everywhere)
 MIN_TRANSMISSION = 1e-3
 
 
@@ -350,9 +350,10 @@ class OceanSpectrometer(Device):
                     "shutter closed, or fibre/probe disconnected; the reference was stored "
                     "but is unusable")
         if mode == "absorbance" and dark is not None and ref is not None:
-            lit = (ref.counts - dark.counts) >= MIN_REFERENCE_SIGNAL_COUNTS
-            through = (counts - dark.counts) >= MIN_TRANSMISSION * (ref.counts - dark.counts)
-            if lit.any() and not (through & lit).any():
+            # summed over every lit pixel, so pixel noise cannot fake (or hide) transmitted light
+            lit = ((ref.counts - dark.counts) >= MIN_REFERENCE_SIGNAL_COUNTS) & ~sat & ~ref.saturated
+            through = float(np.sum((counts - dark.counts)[lit]))
+            if lit.any() and through < MIN_TRANSMISSION * float(np.sum((ref.counts - dark.counts)[lit])):
                 raise SensorFault(
                     self.name, "no probe light reaches the detector (absorbance > 3 at every "
                     "wavelength): lamp failed, shutter closed, or the probe is blocked")

@@ -105,7 +105,8 @@ MODELS: dict[str, ModelSpec] = {
     "USB4000": ModelSpec("USB4000", 3840, 10, 65_000_000, 65535),
     "QEPRO": ModelSpec("QEPRO", 1044, 8_000, 1_600_000_000, 262143),
     "ST": ModelSpec("ST", 1516, 1_560, 6_000_000, 16383, dark_pixels=False),
-    "SR4": ModelSpec("SR4", 3648, 6_000, 10_000_000, 65535),
+    # no electric-dark pixels on the Ocean ST (PROTOCOLS.md) nor the SR4 (pyseabreeze)
+    "SR4": ModelSpec("SR4", 3648, 6_000, 10_000_000, 65535, dark_pixels=False),
 }
 
 _ALIASES = {"FLAME": "FLAMES", "OCEANST": "ST", "OCEANSR4": "SR4", "QE": "QEPRO"}
