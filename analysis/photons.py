@@ -151,7 +151,7 @@ def poisson_probability(i, mean):
     lam = np.asarray(mean, float)
     if np.any(lam < 0) or np.any(i < 0):
         raise ValueError("Poisson mean and counts must be non-negative")
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         logp = i * np.log(lam) - lam - gammaln(i + 1.0)
     out = np.where(lam == 0, (i == 0).astype(float), np.exp(logp))
     return _out(out)

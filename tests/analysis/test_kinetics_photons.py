@@ -142,4 +142,4 @@ def test_poisson_excitation_statistics():
     assert P.poisson_probability(3, 2.0) == pytest.approx(8 / 6 * math.exp(-2))
     assert sum(P.poisson_probability(i, 6.8) for i in range(60)) == pytest.approx(1.0)
     assert P.poisson_probability(0, 0.0) == 1.0
-    assert P.mean_excitations(1e16, 1e-15, 1e-3) == pytest.approx(10.0)
+    assert P.mean_excitations(1e19, 1e-15, 1e-3) == pytest.approx(10.0)
