@@ -17,10 +17,12 @@ Pure functions and small value objects, no Ophyd and no I/O, so the plan-side
 
 Design decisions
 ----------------
-* **Interpolation**: PCHIP (scipy's :class:`~scipy.interpolate.PchipInterpolator`)
-  in both directions.  It preserves monotonicity of the data, so the current
-  found for an irradiance never overshoots a neighbouring table point, and the
-  round trip current → irradiance → current is exact to rounding.
+* **Interpolation**: the calibration curve is irradiance = PCHIP(current)
+  (scipy's :class:`~scipy.interpolate.PchipInterpolator`), which preserves the
+  data's monotonicity (no overshoot between table points).  The current for an
+  irradiance is the *exact* inverse of that curve (root on the bracketing
+  interval), so current → irradiance → current round-trips to rounding and the
+  dose books exactly the irradiance that was asked for.
 * **Strictly increasing tables only**: a table whose irradiance does not rise with
   current cannot be inverted (two currents for one irradiance); it is refused
   with the offending points named.  :func:`fit_calibration` produces such tables
@@ -112,7 +114,6 @@ class LedCalibration:
     date: str = ""
     sensor: str = ""
     _fwd: object = field(default=None, init=False, repr=False, compare=False)
-    _inv: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         cur = np.asarray(self.current_a, dtype=float).ravel()
@@ -143,7 +144,6 @@ class LedCalibration:
         from scipy.interpolate import PchipInterpolator
 
         object.__setattr__(self, "_fwd", PchipInterpolator(cur, irr, extrapolate=False))
-        object.__setattr__(self, "_inv", PchipInterpolator(irr, cur, extrapolate=False))
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -207,7 +207,16 @@ class LedCalibration:
         x = float(irradiance_mw_cm2)
         if not (lo <= x <= hi):
             raise ValueError(f"{x:g} mW/cm² is outside the calibrated range {lo:g}–{hi:g} mW/cm²")
-        return float(self._inv(x))
+        irr, cur = self.irradiance_mw_cm2, self.current_a
+        k = int(np.searchsorted(irr, x))
+        if k < irr.size and irr[k] == x:
+            return float(cur[k])
+        # exact inverse of the forward curve on the bracketing interval, so that
+        # irradiance_for(current_for(x)) == x (the dose books what was asked)
+        from scipy.optimize import brentq
+
+        a, b = float(cur[k - 1]), float(cur[k])
+        return float(brentq(lambda c: float(self._fwd(c)) - x, a, b, xtol=1e-15, rtol=1e-13))
 
     def irradiance_for(self, current_a: float) -> float:
         """Irradiance (mW/cm²) a drive current delivers, clipped to the table ends.

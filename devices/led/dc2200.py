@@ -28,8 +28,9 @@ Design decisions
 * ``SYST:ERR?`` is standard SCPI but unverified on this model (PROTOCOLS.md);
   ``check_errors`` (default on) can be switched off in the profile.  Without it a
   refused setpoint goes unnoticed, so it is on unless the firmware lacks it.
-* Numbers are sent with ``%.6g`` (1 µA resolution at 1 A, well below the
-  instrument's 0.1 mA setpoint resolution) so the command text is stable.
+* Numbers are sent in fixed point with at most six decimals and no exponent
+  (``0.5``, ``0.00001``): 1 µA resolution, below the instrument's own setpoint
+  resolution, and text every SCPI number parser accepts.
 * The current setpoint is not queried back (no query form is documented); the
   device reports the value it commanded and the *measured* current.
 * ``SOURCE1:PWM:COUNT 0`` is taken to mean "pulse until switched off"
@@ -61,7 +62,9 @@ TRIP_QUERIES = {
 
 
 def _num(x: float) -> str:
-    return f"{float(x):.6g}"
+    """Fixed-point, at most 6 decimals, no exponent, no trailing zeros ("0.5", "0.00001")."""
+    text = f"{float(x):.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
 
 
 class DC2200Driver:

@@ -56,7 +56,7 @@ from typing import Protocol
 
 from ophyd import Component as Cpt
 from ophyd import Device
-from photoreactor.devices.common.errors import InstrumentAlarm, LimitError
+from photoreactor.devices.common.errors import InstrumentAlarm, InstrumentRejected, LimitError
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
 from photoreactor.devices.common.status import run_in_thread
 
@@ -356,7 +356,15 @@ class LedSource(Device):
                                      "called while it was being set")
         if on and generation != self._generation:
             raise superseded
-        self.driver.set_output(on)
+        try:
+            self.driver.set_output(on)
+        except InstrumentRejected as exc:
+            # a protection that refuses the output is an alarm the plan must see as such
+            reasons = self.trip_reasons() if on else []
+            if reasons:
+                raise InstrumentAlarm(self.name, f"LED output refused: {', '.join(reasons)} "
+                                      "tripped", exc.exchange) from exc
+            raise
         if on and generation != self._generation:
             # safe() ran while we were switching on: it wins
             self.driver.set_output(False)
