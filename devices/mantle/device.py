@@ -19,8 +19,9 @@ Design decisions
   ``gap / rate + settle_time + 10 min`` (device clock), where ``rate`` is the
   ramp rate or, if slower or unlimited, ``timeout_rate_c_min`` (default
   2 °C/min, the slowest a working mantle heats or a flask cools near the
-  target).  The Ophyd status also carries a wall-clock backstop for the
-  largest possible gap.
+  target).  Time during which the device could not poll (a virtual-clock
+  jump, a suspended computer) extends the deadline.  The Ophyd status also
+  carries a wall-clock backstop for the largest possible gap.
 * **Ramping**: the Eurotherm ramps its own working setpoint (register 35).
   The IKA has no ramp: the device steps the setpoint from the current probe
   temperature every ``ramp_step_s`` (10 s) on the device clock.  After a
@@ -449,8 +450,15 @@ class Mantle(Device):
             self._start_move(target, pv0, ramp_c_min, t0)
             self._switch_on()
         in_band_since = None
+        last_poll = t0
         while True:
             now = clock.time()
+            absent = now - last_poll - self.poll_s
+            if absent > 2 * self.poll_s:
+                # the host could not act (virtual-clock jump, suspended computer): the
+                # deadline catches a mantle that does not heat, not a host that was away
+                deadline += absent
+            last_poll = now
             with self._control:
                 self._check_cancel(cancel, target)
                 self._refresh_watchdog_if_due(now)

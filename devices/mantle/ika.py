@@ -43,6 +43,7 @@ import math
 import re
 
 from photoreactor.devices.common.errors import (
+    InstrumentError,
     InstrumentRejected,
     InstrumentTimeout,
     LimitError,
@@ -151,9 +152,15 @@ class IkaNamurDriver:
 
     def _command_then(self, command: str, confirm: str, channel: int) -> float:
         """Send ``command`` (once), then the confirming query under the same lock."""
+        sent = command.encode("ascii") + TERMINATOR
         with self.port.lock:
             self._send(command)
-            return self.query_value(confirm, channel)
+            try:
+                return self.query_value(confirm, channel)
+            except InstrumentError as exc:
+                # the command went out but its effect is unknown: say so
+                raise type(exc)(self.name, f"{command} sent but not confirmed: {exc.message}",
+                                [(sent, b"")] + exc.exchange) from exc
 
     # -- identification ---------------------------------------------------------
     def identify(self) -> str:
