@@ -47,6 +47,11 @@ def _lookup(table: dict, material: str, what: str):
         raise ValueError(f"no {what} for {material!r}; known: {sorted(table)}") from None
 
 
+def silar_layer_thickness_nm(material: str) -> float:
+    """Thickness (nm) of one monolayer of ``material`` (CdS 0.35, ZnS 0.31 nm)."""
+    return float(_lookup(MONOLAYER_NM, material, "monolayer thickness"))
+
+
 def particle_volume_nm3(diameter_nm):
     """Sphere volume (nm³)."""
     r = np.asarray(diameter_nm, float) / 2.0
@@ -72,7 +77,7 @@ def cation_mol_in_particles(diameter_nm, particles_mol, material: str = "CdSe"):
 def shell_diameter_nm(core_diameter_nm, material: str, monolayers: float = 1.0,
                       thickness_nm: float | None = None):
     """Diameter after growing ``monolayers`` of shell."""
-    t = thickness_nm if thickness_nm is not None else _lookup(MONOLAYER_NM, material, "monolayer")
+    t = thickness_nm if thickness_nm is not None else silar_layer_thickness_nm(material)
     return np.asarray(core_diameter_nm, float) + 2.0 * monolayers * t
 
 
@@ -102,7 +107,7 @@ def silar_dose_mol(diameter_nm, particles_mol, material: str, monolayers: float 
         raise ValueError(f"monolayers must be ≥ 0, got {monolayers}")
     if np.any(np.asarray(particles_mol, float) < 0):
         raise ValueError(f"particle amount must be ≥ 0, got {particles_mol}")
-    t = thickness_nm if thickness_nm is not None else _lookup(MONOLAYER_NM, material, "monolayer")
+    t = thickness_nm if thickness_nm is not None else silar_layer_thickness_nm(material)
     rho = _lookup(DENSITY_G_CM3, material, "density")
     mm = _lookup(MOLAR_MASS_G_MOL, material, "molar mass")
     r = np.asarray(diameter_nm, float) / 2.0
@@ -115,7 +120,7 @@ def silar_layer_doses_mol(diameter_nm: float, particles_mol: float, material: st
                           monolayers_per_layer: float = 1.0,
                           thickness_nm: float | None = None) -> np.ndarray:
     """Dose (mol) for each of ``layers`` successive SILAR cycles, largest last."""
-    t = thickness_nm if thickness_nm is not None else _lookup(MONOLAYER_NM, material, "monolayer")
+    t = thickness_nm if thickness_nm is not None else silar_layer_thickness_nm(material)
     out = []
     d = float(diameter_nm)
     for _ in range(int(layers)):

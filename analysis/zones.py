@@ -155,6 +155,8 @@ class ZoneResult:
                 "conditions": self.conditions,
                 "spectra": [s.as_dict() for s in self.spectra]}
 
+    describe = evidence
+
     def summary(self) -> str:
         seen = ", ".join(f"{k} from {v / 3600:.1f} h" for k, v in self.first_seen_s.items())
         return f"{self.zone} ({seen or 'no features'})"

@@ -78,6 +78,7 @@ def test_silar_layers_grow_and_fractions_add_up():
     assert dosing.shell_diameter_nm(4.0, "CdS", 1.5) == pytest.approx(5.05)
     # 0.8 ML increments (SCIENCE.md E)
     assert dosing.silar_dose_mol(3.2, 100e-9, "CdS", 0.8) < dosing.silar_dose_mol(3.2, 100e-9, "CdS")
+    assert dosing.silar_layer_thickness_nm("ZnS") == 0.31
     with pytest.raises(ValueError, match="no monolayer"):
         dosing.silar_dose_mol(4.0, 60e-9, "InP")
     with pytest.raises(ValueError, match="≥ 0"):

@@ -89,6 +89,7 @@ def test_ode_standard_develops_other_species():
     assert last["msc469"].position_nm == pytest.approx(469.0, abs=0.5)
     ev = r.evidence()
     assert ev["zone"] == r.zone and len(ev["spectra"]) == HOURS.size
+    assert r.describe() == ev
 
 
 def test_precursor_only_and_nothing_are_no_msc():
