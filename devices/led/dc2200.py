@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 
-from photoreactor.devices.common.errors import InstrumentDisconnected, LimitError
+from photoreactor.devices.common.errors import InstrumentDisconnected, InstrumentTimeout, LimitError
 from photoreactor.devices.common.transport import open_visa
 
 from .scpi import ScpiClient
@@ -108,7 +108,8 @@ class DC2200Driver:
                 drv = cls(res, name=name, check_errors=check_errors)
                 drv.initialize()
                 return drv
-            except (InstrumentDisconnected, OSError) as exc:
+            except (InstrumentDisconnected, InstrumentTimeout, OSError) as exc:
+                # USB-TMC enumeration after power-up can be slow: opening is retried
                 last = exc
                 log.warning("%s: opening %s failed (attempt %d/%d): %s", name, resource_name,
                             attempt, attempts, exc)
@@ -196,7 +197,6 @@ class DC2200Driver:
         with ``timeout_s``; raises the typed error if the instrument does not
         take the command.
         """
-        from photoreactor.devices.common.errors import InstrumentTimeout
 
         if not self.scpi.lock.acquire(timeout=lock_timeout_s):
             raise InstrumentTimeout(self.name, f"link busy for {lock_timeout_s:g} s; could not "

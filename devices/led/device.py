@@ -260,8 +260,8 @@ class LedSource(Device):
 
     def pause(self) -> None:
         """RunEngine pause / suspension: remember the light, switch it off."""
-        if self._paused_state is not None:
-            return
+        if self._paused_state is not None and not self._commanded_output:
+            return              # already paused and dark (pause() reaches us once per object)
         self._paused_state = (self._commanded_output, self._commanded_current_a, self._mode,
                               self._pwm)
         try:
@@ -323,6 +323,7 @@ class LedSource(Device):
     def _write_irradiance(self, value) -> None:
         x = float(value)
         gen = self._op_generation()
+        self._paused_state = None   # a new command supersedes a pause left behind by an abort
         with self._cmd_lock:
             if x == 0:
                 self._switch(False, gen)
@@ -336,6 +337,7 @@ class LedSource(Device):
 
     def _write_output(self, value) -> None:
         gen = self._op_generation()
+        self._paused_state = None
         with self._cmd_lock:
             self._switch(bool(value), gen)
 
@@ -496,6 +498,7 @@ class DC2200Led(LedSource):
         gen = self._generation
 
         def work():
+            self._paused_state = None
             with self._cmd_lock:
                 self._program_pwm(current_a, float(frequency_hz), float(duty_percent))
                 self._switch(True, gen)

@@ -32,6 +32,7 @@ import logging
 from photoreactor.devices.common.errors import (
     DetectorSaturated,
     InstrumentDisconnected,
+    InstrumentTimeout,
     LimitError,
 )
 from photoreactor.devices.common.transport import open_visa
@@ -81,7 +82,8 @@ class PM100Driver:
                 drv = cls(res, name=name, check_errors=check_errors)
                 drv.sensor_info()
                 return drv
-            except (InstrumentDisconnected, OSError) as exc:
+            except (InstrumentDisconnected, InstrumentTimeout, OSError) as exc:
+                # USB-TMC enumeration after power-up can be slow: opening is retried
                 last = exc
                 log.warning("%s: opening %s failed (attempt %d/%d): %s", name, resource_name,
                             attempt, attempts, exc)

@@ -139,3 +139,34 @@ def test_moving_the_device_itself_then_stop_means_dark(RE, rig):
     RE(bps.mv(led, 10.0))
     # the RunEngine calls stop() on objects moved as a whole at the end of the plan
     assert light(bench) == 0.0
+
+
+def test_a_pause_after_an_aborted_pause_still_darkens(RE, rig):
+    bench, devices = rig
+    led = devices["led"]
+
+    def paused_plan(level):
+        yield from bps.mv(led.irradiance, level)
+        yield from bps.checkpoint()
+        yield from bps.pause()
+        yield from bps.sleep(60)
+
+    with pytest.raises(RunEngineInterrupted):
+        RE(paused_plan(20.0))
+    RE.abort()                                   # no resume: the light stays off
+    assert light(bench) == 0.0
+    with pytest.raises(RunEngineInterrupted):
+        RE(paused_plan(10.0))
+    assert light(bench) == 0.0                   # the second pause darkened the reactor too
+    RE.resume()
+    assert light(bench) == pytest.approx(10.0, rel=0.02)
+
+
+def test_opening_is_retried_then_reported(clock):
+    import photoreactor.sim_devices  # noqa: F401
+    from photoreactor.devices.common.errors import InstrumentDisconnected
+    from photoreactor.devices.led.dc2200 import DC2200Driver
+
+    with pytest.raises(InstrumentDisconnected, match="after 2 attempts"):
+        DC2200Driver.open("USB0::0x1313::0x80C8::NOTHERE::INSTR", backend="@emulator",
+                          name="led", clock=clock, attempts=2)
