@@ -358,6 +358,12 @@ class OceanDriver:
         return self._run("read a frame", lambda: self._read_frames(1, nl)[0],
                          expected_s=self.frame_time_s() * frames)
 
+    def spectrum(self, correct_dark_counts: bool = False,
+                 correct_nonlinearity: bool | None = None) -> np.ndarray:
+        """``vstack((wavelengths, intensities))`` like seabreeze's ``Spectrometer.spectrum``."""
+        return np.vstack((self._wavelengths, self.intensities(correct_dark_counts,
+                                                              correct_nonlinearity)))
+
     def trigger_mode(self, mode: int) -> None:
         """Set the trigger mode (0 = normal/free-running; others per the model's manual)."""
         m = int(mode)

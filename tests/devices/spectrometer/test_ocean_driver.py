@@ -38,7 +38,7 @@ NO_CORR = ("intensities", False, False)
 
 
 def make(fake, clock=None, **kw):
-    kw.setdefault("min_wall_timeout_s", 0.2)
+    kw.setdefault("min_wall_timeout_s", 1.0)  # hang tests pass their own, shorter grace
     return OceanDriver(fake, name="spectrometer", clock=clock or VirtualClock(speed=1000.0),
                        errors=(SeaBreezeError,), **kw)
 
@@ -147,6 +147,16 @@ def test_nonlinearity_correction_is_requested_when_configured():
         drv = make(fake, correct_nonlinearity=True)
         drv.set_integration_time_ms(10)
         assert drv.intensities()[0] == 2.0
+
+
+def test_spectrum_stacks_wavelengths_and_one_frame():
+    calls = identify() + [(("integration_time_micros", 10000), None), (NO_CORR, frame(0.0)),
+                          (NO_CORR, frame(7.0))]
+    with ExpectedSeabreeze(calls) as fake:
+        drv = make(fake)
+        drv.set_integration_time_ms(10)
+        out = drv.spectrum()
+    np.testing.assert_array_equal(out, np.vstack((WAVELENGTHS, frame(7.0))))
 
 
 def test_model_without_nonlinearity_coefficients_is_rejected_clearly():
