@@ -298,6 +298,9 @@ class SyringePump(Device):
                 self._contents_ml = start_contents + moved_ml
             self._publish_remaining()
 
+        silent = [False]           # the pump stopped answering: no point asking again
+        target_box = [abs(volume_ml)]
+        last_poll = [self.clock.time()]
         try:
             self._sign = sign
             account(0.0)
@@ -307,7 +310,7 @@ class SyringePump(Device):
             except BaseException:
                 self._best_effort_stop()
                 raise
-            target = abs(commanded)
+            target = target_box[0] = abs(commanded)
             tol = self.driver.volume_resolution_ml(commanded)
             self.state.put("infusing" if sign > 0 else "withdrawing")
             poll_s = max(min(self.poll_s, expected_s / 20.0), 0.02)
@@ -315,7 +318,7 @@ class SyringePump(Device):
             failures = 0
             while True:
                 if self._cancel.is_set():
-                    raise PumpStopped(self.name, f"move stopped after {moved:.4g} of {target:.4g} mL")
+                    raise PumpStopped(self.name, f"move stopped before reaching {target:.4g} mL")
                 try:
                     state = self.driver.poll()
                 except PumpAlarm:
@@ -323,16 +326,21 @@ class SyringePump(Device):
                 except InstrumentError:
                     failures += 1
                     if failures >= MAX_POLL_FAILURES:
+                        silent[0] = True
                         self._best_effort_stop()
                         raise
                     self.clock.sleep(poll_s)
                     continue
                 failures = 0
+                last_poll[0] = self.clock.time()
                 moved = max(moved, state.moved_ml)
                 account(moved)
                 if not state.moving:
                     if target - moved <= tol:
                         return
+                    if self._cancel.is_set():
+                        raise PumpStopped(self.name, f"move stopped after {moved:.4g} of "
+                                          f"{target:.4g} mL")
                     raise InstrumentAlarm(
                         self.name, f"pump stopped ({state.status}) after {moved:.4g} of "
                         f"{target:.4g} mL without an alarm (keypad stop? check the pump)")
@@ -342,16 +350,31 @@ class SyringePump(Device):
                         self.name, f"dose of {target:.4g} mL at {rate_ml_min:.4g} mL/min not "
                         f"finished within {budget_s:.0f} s (moved {moved:.4g} mL)")
                 self.clock.sleep(poll_s)
-        except PumpAlarm:
+        except PumpAlarm as alarm:
             # the alarm is acknowledged now: read the pump's own count once more
             try:
                 moved = max(moved, self.driver.poll().moved_ml)
             except Exception:  # the reading after an alarm is a bonus, not a requirement
                 pass
+            if alarm.code == "R":
+                # a reset wiped the pump's counters: the alarm struck somewhere since the
+                # last poll; book the upper bound so the syringe is never thought fuller
+                bound = min(target_box[0], moved + rate_ml_min / 60.0
+                            * max(0.0, self.clock.time() - last_poll[0]))
+                log.warning("%s: pump reset during a move; between %.4g and %.4g mL moved, "
+                            "booking %.4g mL", self.name, moved, bound, bound)
+                moved = bound
             account(moved)
             self.state.put("alarm")
             raise
         except BaseException:
+            # book what the pump itself says moved (stop, timeout ...) if it still answers
+            if not silent[0]:
+                try:
+                    moved = max(moved, self.driver.poll().moved_ml)
+                    account(moved)
+                except Exception:  # the original failure is what the plan must see
+                    pass
             self.state.put("error")
             raise
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import binascii
 
 import pytest
-
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -20,6 +19,7 @@ from photoreactor.devices.pump.newera import (
     format_number,
     safe_packet,
 )
+
 from tests.devices.protocol import expected_serial
 
 
