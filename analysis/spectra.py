@@ -146,31 +146,37 @@ def _odd_window(window: int, polyorder: int) -> int:
 
 
 def _bridge_nans(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linearly interpolate across NaN gaps along the last axis (edges: nearest).
+    """Linearly interpolate across NaN gaps along the last axis.
 
-    Returns the filled copy and the NaN mask.  Rows that are all NaN stay NaN.
+    Returns the filled copy and the NaN mask.  Gaps inside a row are bridged by
+    a straight line; a gap at a row's end is bridged towards the neighbouring
+    row's data (one flat interpolation over the whole stack, which costs only
+    the NaN pixels).  That bridge is not meant to be right, only finite: every
+    pixel within a filter window of a gap is barred from holding a feature.
+    A stack with no finite value at all is returned as zeros.
     """
     nan = np.isnan(a)
     if not nan.any():
         return a, nan
-    n = a.shape[-1]
-    idx = np.arange(n)
-    valid = ~nan
-    left = np.where(valid, idx, -1)
-    np.maximum.accumulate(left, axis=-1, out=left)
-    right = np.where(valid, idx, n)
-    right = np.minimum.accumulate(right[..., ::-1], axis=-1)[..., ::-1]
-    has_left = left >= 0
-    has_right = right < n
-    li = np.clip(left, 0, n - 1)
-    ri = np.clip(right, 0, n - 1)
-    yl = np.take_along_axis(a, li, axis=-1)
-    yr = np.take_along_axis(a, ri, axis=-1)
-    span = np.where(ri > li, ri - li, 1)
-    w = (idx - li) / span
-    both = has_left & has_right
-    filled = np.where(both, yl + (yr - yl) * w, np.where(has_left, yl, yr))
-    return np.where(nan, filled, a), nan
+    flat = a.ravel()
+    bad = nan.ravel()
+    good = np.flatnonzero(~bad)
+    filled = flat.copy()
+    if good.size == 0:
+        return np.zeros_like(a), nan
+    filled[bad] = np.interp(np.flatnonzero(bad), good, flat[good])
+    return filled.reshape(a.shape), nan
+
+
+def _near(mask: np.ndarray, half: int) -> np.ndarray:
+    """True where ``mask`` is True within ± ``half`` pixels (running count, any width)."""
+    c = np.zeros(mask.shape[:-1] + (mask.shape[-1] + 1,), np.int32)
+    np.cumsum(mask, axis=-1, out=c[..., 1:])
+    m = mask.shape[-1]
+    i = np.arange(m)
+    hi = np.minimum(i + half + 1, m)
+    lo = np.maximum(i - half, 0)
+    return (c[..., hi] - c[..., lo]) > 0
 
 
 def smooth(y, window: int = 11, polyorder: int = 3, *, deriv: int = 0):
@@ -355,7 +361,8 @@ def _noise_sigma(a: np.ndarray) -> np.ndarray:
 
 
 def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
-               noise_sigma: float, min_relative: float, prominence_px: int) -> _Curvature:
+               noise_sigma: float, min_relative: float, prominence_px: int,
+               suppress: bool = True) -> _Curvature:
     window = _odd_window(window, max(polyorder, 3))
     polyorder = max(polyorder, 3)
     sigma_a = _noise_sigma(a)
@@ -369,11 +376,16 @@ def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
     allowed[:, m - half:] = False
     if nan.any():
         # pixels whose filter window touches a bridged gap cannot hold a feature
-        near = maximum_filter1d(nan.astype(np.uint8), size=window + 2, axis=-1) > 0
-        allowed &= ~near
-    # a feature is the lowest d2 within ± half a window: noise splits a broad minimum
-    # into several local minima, and only one of them is the feature
-    is_min = d2 <= minimum_filter1d(d2, size=window, axis=-1, mode="nearest")
+        allowed &= ~_near(nan, half + 1)
+    if suppress:
+        # a feature is the lowest d2 within ± half a window: noise splits a broad minimum
+        # into several local minima, and only one of them is the feature
+        is_min = d2 <= minimum_filter1d(d2, size=window, axis=-1, mode="nearest")
+    else:
+        # plain local minima; the caller snaps its pick to the lowest d2 nearby
+        # (_snap_to_minimum), which is the same rule applied to one pixel per row
+        is_min = np.zeros(d2.shape, bool)
+        is_min[:, 1:-1] = (d2[:, 1:-1] < d2[:, :-2]) & (d2[:, 1:-1] <= d2[:, 2:])
     w = max(int(prominence_px), 1)
     # highest d2 within w pixels to the left (inclusive) and to the right: one sliding
     # maximum over w + 1 pixels, read at two offsets
@@ -437,6 +449,20 @@ def _vertex(ym, y0, yp):
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.where(den != 0, 0.5 * (ym - yp) / den, 0.0)
     return np.clip(np.nan_to_num(delta), -0.5, 0.5), den
+
+
+def _snap_to_minimum(d2: np.ndarray, idx: np.ndarray, half: int, steps: int = 6) -> np.ndarray:
+    """Move each row's pick to the lowest d2 within ± ``half`` until it stays put."""
+    offs = np.arange(-half, half + 1)
+    m = d2.shape[-1]
+    for _ in range(steps):
+        block = _gather(d2, idx, offs)
+        # clipped gathers repeat edge pixels; argmin returns the first, i.e. a real one
+        new = np.clip(idx + offs[np.argmin(block, axis=-1)], 0, m - 1)
+        if np.array_equal(new, idx):
+            break
+        idx = new
+    return idx
 
 
 def _quadratic_stencil(h: int):
@@ -586,13 +612,15 @@ def _reddest_feature(x, a2, search, window_x, polyorder, noise_sigma, min_relati
     x_c, a_c, inside = _crop(x, a2, search, half + 2 * window)
     if a_c.shape[-1] < window + 3:
         raise ValueError(f"search range {search} holds too few pixels for a {window_x} window")
-    cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, 2 * window)
+    cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, 2 * window,
+                    suppress=False)
     n, m = a_c.shape
     rows = np.arange(n)
     found = cv.candidate.any(axis=-1)
     # the reddest candidate = the last True along the ascending axis
     idx = m - 1 - np.argmax(cv.candidate[:, ::-1], axis=-1)
     idx = np.where(found, idx, m // 2)
+    idx = _snap_to_minimum(cv.d2, idx, half)
     pos_px, sig_px = _refine_minimum(cv, idx)
 
     # smoothed absorbance on ±span pixels around the feature: only these are needed,
