@@ -20,12 +20,19 @@ OUT_WD1@m      watchdog mode 1, m = 20–1500 s; echoes ``m``
 OUT_WD2@0      watchdog off; echoes ``0``
 =============  ==========================================================
 
-Regulation: the heater is a relay, time-proportioned by a PI law on the probe
-temperature (full power below setpoint − band, relay held off above setpoint +
-hysteresis).  The law is registered with ``world.attach_heater_controller``
-and evaluated on every world sub-step, so it keeps regulating across clock
-jumps.  (A plain on/off relay evaluated once per 1 s sub-step would swing by
-more than ±1 °C on a fast flask, which no IKA does.)
+Regulation: the heater is an on/off relay whose duty cycle, averaged over
+each world sub-step, comes from a PID on the probe temperature (full power
+below setpoint − band).  The law is registered with
+``world.attach_heater_controller`` and evaluated on every world sub-step, so it
+keeps regulating across clock jumps.  Why not a plain on/off relay with
+hysteresis: evaluated once per 1 s sub-step it swings by more than ±1 °C on a
+fast flask, and with the mantle's thermal lag (the physical model's mantle runs
+60–90 °C above the liquid) a hysteresis cut-out sustains a limit cycle of
+several °C — neither matches an IKA holding a flask to a few tenths.  The
+default terms (band 15 °C, Ti 240 s, Td 40 s) settle 10 mL of ODE in a 25 mL
+flask in about 10 min, overshooting by < 1 °C at 240 °C and by 3–8 °C at
+80–120 °C (IKA plates do overshoot low setpoints), and also regulate the
+first-order minimal world.
 
 Watchdog: the period is measured on the world's sub-step time inside the law,
 so a virtual-clock jump longer than the period trips it exactly as a silent
@@ -81,8 +88,8 @@ class IkaEmulator(SerialEmulator):
         Safety-circuit cut-out (``IN_SP_3``), plate temperature.
     max_rpm : float
         Highest accepted ``OUT_SP_4``.
-    band_c, hysteresis_c, ti_s : float
-        Regulation: proportional band, relay cut-out above setpoint, integral time.
+    band_c, ti_s, td_s : float
+        Regulation: proportional band (°C), integral and derivative times (s).
     """
 
     faults = COMMON_FAULTS | {"open_thermocouple", "power_loss", "stuck_reading", "overheat"}
@@ -91,8 +98,8 @@ class IkaEmulator(SerialEmulator):
 
     def __init__(self, name: str, world, clock, *, model: str = "RCT digital",
                  max_setpoint_c: float = 340.0, safety_limit_c: float = 360.0,
-                 max_rpm: float = 1500.0, band_c: float = 5.0, hysteresis_c: float = 0.5,
-                 ti_s: float = 100.0):
+                 max_rpm: float = 1500.0, band_c: float = 15.0, ti_s: float = 240.0,
+                 td_s: float = 40.0):
         super().__init__(name)
         self.world = world
         self.clock = clock
@@ -100,12 +107,10 @@ class IkaEmulator(SerialEmulator):
         self.max_setpoint_c = max_setpoint_c
         self.safety_limit_c = safety_limit_c
         self.max_rpm = max_rpm
-        self.hysteresis_c = hysteresis_c
-        self.pid = PidLaw(band_c, ti_s, 0.0)
+        self.pid = PidLaw(band_c, ti_s, td_s)
         self._power_on_state()
         self.power = 0.0                # fraction applied in the last sub-step
         self.frozen_pv_c: float | None = None
-        self._cut_out = False           # relay held off after an overshoot
         self._safety_cut = False        # safety circuit latched
         self._stir_to_world: float | None = None
         world.attach_heater_controller(self.law)
@@ -141,12 +146,7 @@ class IkaEmulator(SerialEmulator):
             self.pid.reset()
             return 0.0
         pv = self.frozen_pv_c if self.frozen_pv_c is not None else temperature_c
-        if pv > self.sp1_c + self.hysteresis_c:
-            self._cut_out = True
-        elif pv <= self.sp1_c:
-            self._cut_out = False
-        duty = self.pid(pv, self.sp1_c, dt_s)
-        return 0.0 if self._cut_out else duty
+        return self.pid(pv, self.sp1_c, dt_s)
 
     def _trip_watchdog(self) -> None:
         self.wd_tripped = True

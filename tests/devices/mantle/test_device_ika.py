@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import pytest
@@ -98,9 +99,10 @@ def test_device_side_ramp_steps_the_setpoint(ika_mantle, ika, clock):
     steps = [float(r.split()[1]) for r in sent(emu, "OUT_SP_1")]
     assert len(steps) > 20 and steps[-1] == 125.0
     assert steps == sorted(steps)
-    # steps every ~10 s of device time: even with a busy machine stalling the
-    # worker (1 ms wall = 1 s virtual here) no step covers a whole minute of ramp
-    assert max(b - a for a, b in zip(steps, steps[1:], strict=False)) < 10.0
+    # a step every ~10 s of device time is 10/6 °C (plus up to one 5 s poll); the
+    # median, because a busy machine stalling the worker for a few ms (1 ms wall =
+    # 1 s virtual here) makes an occasional step larger
+    assert 1.5 <= statistics.median(b - a for a, b in zip(steps, steps[1:], strict=False)) <= 2.6
 
 
 def test_clock_jump_mid_move(ika_mantle, ika, clock):
