@@ -1,0 +1,347 @@
+"""The physical reactor model behind every simulated instrument.
+
+:class:`ReactorModel` is the :class:`~photoreactor.sim_devices.world.Reactor`
+the simulated profile runs on.  It combines one model per phenomenon:
+
+==================  =============================================================
+module              phenomenon
+==================  =============================================================
+:mod:`.heat`        mantle / flask / contents heat balance (exact per sub-step)
+:mod:`.liquid`      volume, solvents, free species, boiling-point warnings
+:mod:`.nanocrystals` nucleation, growth, SILAR shells, Mn doping, ripening
+:mod:`.exchange`    Hg / Hg+Ag cation exchange with Fickian interdiffusion
+:mod:`.msc`         CdTe magic-sized clusters and their reaction zones
+:mod:`.clusters`    (CdSe)₁₃ / (ZnSe)₁₃ clusters, suprastructures, ribbons
+:mod:`.photocatalysis` hydrodehalogenation, cascade, CO₂ → CO, photodoping
+:mod:`.spectra`     absorbance and emission from all of the above
+==================  =============================================================
+
+Time stepping
+-------------
+:meth:`Reactor.update` advances in sub-steps of :meth:`_step_limit` seconds.
+Within a sub-step the heat model is solved exactly for the heater power the
+controller's law returned; each active process then integrates along the exact
+temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps are
+
+* ≤ 1 s while a pump flows (a dose lands in 1-s slices) and while the heater
+  law is active and the temperature or power is moving (the controller sees
+  the probe every second, like real hardware);
+* growing by ×1.5 per quiet step up to 60 s once the regulation is steady
+  (|ΔT| < 0.05 °C and |Δpower| < 0.01 per step), halving when it drifts and
+  back to 1 s on a jump (|ΔT| > 0.5 °C or |Δpower| > 0.05: a setpoint change);
+* otherwise set by the chemistry: a few per cent of the fastest relative rate
+  of any active process (inactive processes — nothing that can change — are
+  skipped), up to one hour.
+
+So a 55 h photocatalysis jump at room temperature is a few dozen sub-steps,
+and advancing an hour in one call or in 3600 one-second calls gives the same
+state to ~1e-6.  A temperature controller that changes its setpoint should
+read the world (``world.temperature_c()``) first so the change starts at the
+current virtual time.
+
+The chemist's hands
+-------------------
+:meth:`ReactorModel.charge` loads the flask by hand with a named recipe of
+SCIENCE.md (see :mod:`.recipes`); :meth:`remove_mantle` / :meth:`attach_mantle`
+model lifting the flask out of the mantle to cool it.  The constructor's
+``**scenario`` (the profile's ``simulation.scenario``) may name a ``recipe``
+with its options, plus ``flask_ml``, ``mantle_power_w`` and ``ambient_c``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..world import Reactor, Reagent
+from . import spectra
+from .clusters import ClusterProcess
+from .exchange import ExchangeProcess
+from .heat import HeatModel
+from .liquid import Liquid
+from .materials import SOLVENTS, solvent
+from .msc import MSCProcess
+from .nanocrystals import NanocrystalProcess
+from .photocatalysis import PhotocatalysisProcess
+
+#: sub-step bounds (s): while flows run / while regulation moves, and the steady maximum
+FLOW_STEP_S = 1.0
+HEAT_FINE_STEP_S = 1.0
+HEAT_MAX_STEP_S = 60.0
+QUIET_TEMPERATURE_C = 0.05
+QUIET_POWER = 0.01
+MAX_STEP_S = 3600.0
+
+
+class ReactorModel(Reactor):
+    """Simulated photoreactor / synthesis flask on a (virtual) clock.
+
+    Parameters
+    ----------
+    clock
+        The session's clock (:class:`~photoreactor.sim_devices.clock.VirtualClock`).
+    seed : int
+        Seed of :attr:`rng` (kept for the world interface; the model itself is
+        deterministic — it has no random terms).
+    ambient_c : float
+        Room temperature.
+    flask_ml, mantle_power_w : float, optional
+        Glassware and mantle (see :class:`~.heat.HeatModel`); a recipe may pick a
+        flask size when none is given here.
+    recipe : str or dict, optional
+        Charge this recipe at construction (see :meth:`charge`); the remaining
+        keyword arguments are its options.
+    """
+
+    def __init__(self, clock, *, seed: int = 0, ambient_c: float = 25.0,
+                 flask_ml: float | None = None, mantle_power_w: float | None = None,
+                 recipe: str | dict | None = None, **recipe_options):
+        super().__init__(clock, seed=seed, ambient_c=ambient_c)
+        self._flask_fixed = flask_ml is not None
+        self._mantle_power_w = mantle_power_w
+        self.heat = HeatModel(flask_ml=flask_ml or 25.0, mantle_power_w=mantle_power_w,
+                              ambient_c=ambient_c)
+        self.liquid = Liquid()
+        self.nanocrystals = NanocrystalProcess()
+        self.exchange = ExchangeProcess(self.nanocrystals)
+        self.msc = MSCProcess()
+        self.clusters = ClusterProcess()
+        self.photocatalysis = PhotocatalysisProcess(self.nanocrystals)
+        # fixed order: deterministic operator splitting between (nearly disjoint) processes
+        self.processes = [self.nanocrystals, self.exchange, self.msc, self.clusters,
+                          self.photocatalysis]
+        self.recipe: str | None = None
+        self.recipe_options: dict = {}
+        self._liquid_version = -1
+        self._heat_dt = HEAT_FINE_STEP_S
+        self._last_power = 0.0
+        self.t0 = self.t
+        self.substeps = 0
+        self.events: list[tuple[float, str]] = []
+        if recipe is not None:
+            self.charge(recipe, **recipe_options)
+        elif recipe_options:
+            raise TypeError(f"unknown scenario options {sorted(recipe_options)} "
+                            "(without a recipe the model takes flask_ml, mantle_power_w, "
+                            "ambient_c, seed)")
+
+    # -- the chemist's hands ------------------------------------------------------------
+    def charge(self, recipe: str | dict, **overrides) -> dict:
+        """Charge the flask by hand with a SCIENCE.md recipe.
+
+        Parameters
+        ----------
+        recipe : str or dict
+            A name from :data:`~.recipes.RECIPES` (``"A1_cds_core"``,
+            ``"A2_doping"``, ``"A2_shell"``, ``"A3_photocatalysis"``,
+            ``"A4_cascade"``, ``"B_co2"``, ``"C_cdte_msc"``, ``"D_clusters"``,
+            ``"E_cdse_core"``, ``"E_exchange"``, ``"E_shell"``, ``"empty"``) or a dict
+            ``{"recipe": name, **options}``.
+        **overrides
+            Recipe options (documented per recipe in :mod:`.recipes`).
+
+        Returns
+        -------
+        dict
+            The resolved options (defaults filled in), also kept in
+            :attr:`recipe_options`.
+        """
+        from .recipes import charge_recipe
+
+        if isinstance(recipe, dict):
+            opts = dict(recipe)
+            name = opts.pop("recipe")
+            opts.update(overrides)
+        else:
+            name, opts = recipe, dict(overrides)
+        with self.lock:
+            self.update()
+            resolved = charge_recipe(self, name, opts)
+            self.recipe, self.recipe_options = name, resolved
+            self._sync_heat()
+            self.events.append((self.t, f"charged {name}"))
+            return resolved
+
+    def use_flask(self, flask_ml: float) -> None:
+        """Choose the glassware (only before anything is charged, or when the recipe decides)."""
+        if self._flask_fixed or flask_ml == self.heat.flask_ml:
+            return
+        old = self.heat
+        self.heat = HeatModel(flask_ml=flask_ml, mantle_power_w=self._mantle_power_w,
+                              ambient_c=self.ambient_c)
+        self.heat.set_temperatures(old.contents_c, old.flask_c, old.mantle_c)
+        self.heat.set_stirred(old.stirred)
+        self.heat.set_mantle(old.mantle_attached)
+        self._liquid_version = -1
+
+    def remove_mantle(self) -> None:
+        """Lift the flask out of the mantle: heater power no longer reaches it; it cools in air."""
+        with self.lock:
+            self.update()
+            self.heat.set_mantle(False)
+            self._heat_dt = HEAT_FINE_STEP_S
+            self.events.append((self.t, "mantle removed"))
+
+    def attach_mantle(self) -> None:
+        with self.lock:
+            self.update()
+            self.heat.set_mantle(True)
+            self._heat_dt = HEAT_FINE_STEP_S
+            self.events.append((self.t, "mantle attached"))
+
+    def set_temperature(self, temperature_c: float) -> None:
+        """Place flask, mantle and contents at a temperature (a pre-heated start for tests)."""
+        with self.lock:
+            self.update()
+            self.heat.set_temperatures(temperature_c)
+
+    def set_stirring(self, rpm: float) -> None:
+        with self.lock:
+            super().set_stirring(rpm)
+            self.heat.set_stirred(self.stir_rpm > 50.0)
+
+    def connect_line(self, line: str, reagent: Reagent) -> None:
+        if reagent.solvent not in SOLVENTS:
+            solvent(reagent.solvent)    # clear error naming the known solvents
+        super().connect_line(line, reagent)
+
+    # -- Reactor hooks ----------------------------------------------------------------------
+    def temperature_c_now(self) -> float:
+        return self.heat.contents_c
+
+    def _sync_heat(self) -> None:
+        if self._liquid_version != self.liquid.version:
+            self.heat.set_contents_heat_capacity(self.liquid.heat_capacity_j_k())
+            self.heat.set_boiling_point(self.liquid.boiling_point_c())
+            self._liquid_version = self.liquid.version
+
+    def _step_limit(self) -> float:
+        limit = MAX_STEP_S
+        for f in self.flows.values():
+            if f.running and f.rate_ml_s != 0.0:
+                remaining = (f.target_ml - f.moved_ml) / abs(f.rate_ml_s)
+                limit = min(limit, FLOW_STEP_S, max(remaining, 1e-6))
+        if self._heater_law is not None:
+            limit = min(limit, self._heat_dt)
+        temp = self.heat.contents_c
+        for p in self.processes:
+            if p.active(self):
+                limit = min(limit, p.step_limit_s(self, temp))
+        return limit
+
+    def _add(self, line: str, reagent: Reagent, volume_ml: float) -> None:
+        if volume_ml <= 0:
+            return
+        c_before = self.liquid.heat_capacity_j_k()
+        self.liquid.add_reagent(reagent.species, reagent.concentration_mol_l, reagent.solvent,
+                                volume_ml)
+        sol = SOLVENTS[reagent.solvent]
+        c_added = volume_ml * sol.density_g_ml * sol.heat_capacity_j_gk
+        t_in = float(reagent.extra.get("temperature_c", self.ambient_c)) if reagent.extra else (
+            self.ambient_c)
+        # the dose arrives at its own temperature: mix enthalpies
+        mixed = (c_before * self.heat.contents_c + c_added * t_in) / max(c_before + c_added, 1e-9)
+        self.heat.set_temperatures(mixed, self.heat.flask_c, self.heat.mantle_c)
+        for p in self.processes:
+            p.on_dose(self, reagent.species)
+
+    def _remove(self, volume_ml: float) -> None:
+        keep = 1.0 - self.liquid.remove(volume_ml)
+        for p in self.processes:
+            p.scale(keep)
+
+    def _step(self, dt: float) -> None:
+        self._sync_heat()
+        t0 = self.heat.contents_c
+        tmid, t1 = self.heat.advance(dt, self.heater_power)
+        if self.heat.boiling:
+            sol = self.liquid.boiling_solvent()
+            self.liquid.warn(f"boiling:{sol}",
+                             f"contents reached the boiling point of {sol} "
+                             f"({self.heat.boiling_point_c:.0f} °C) at t = "
+                             f"{self.t + dt - self.t0:.0f} s: refluxing")
+        for p in self.processes:
+            if p.active(self):
+                p.advance(self, dt, t0, tmid, t1)
+        if self._heater_law is not None:
+            d_temp = abs(t1 - t0)
+            d_power = abs(self.heater_power - self._last_power)
+            if d_temp < QUIET_TEMPERATURE_C and d_power < QUIET_POWER:
+                self._heat_dt = min(self._heat_dt * 1.5, HEAT_MAX_STEP_S)
+            elif d_temp > 0.5 or d_power > 0.05:     # a setpoint change or a disturbance
+                self._heat_dt = HEAT_FINE_STEP_S
+            else:                                    # regulation drifting: tighten gently
+                self._heat_dt = max(self._heat_dt * 0.5, HEAT_FINE_STEP_S)
+        self._last_power = self.heater_power
+        self.substeps += 1
+
+    # -- optics ---------------------------------------------------------------------------------
+    def bands(self) -> list:
+        """Every absorption band of the current contents (see :mod:`.spectra`)."""
+        out = spectra.solvent_baseline(self.liquid.fractions())
+        for p in self.processes:
+            out += p.bands(self)
+        return out
+
+    def absorbance(self, wavelengths_nm) -> np.ndarray:
+        """Absorbance of the flask contents for a 1 cm path."""
+        with self.lock:
+            self.update()
+            return spectra.render_absorbance(self.bands(), wavelengths_nm)
+
+    def emission(self, wavelengths_nm, excitation_nm: float) -> np.ndarray:
+        """Emitted photons per nm per unit excitation (dilute-sample limit)."""
+        with self.lock:
+            self.update()
+            lines = []
+            for p in self.processes:
+                lines += p.emission_lines(self, float(excitation_nm))
+            return spectra.render_emission(lines, wavelengths_nm)
+
+    # -- summary -----------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything tests, the fidelity report and curious chemists ask about.
+
+        Keys: ``time``, ``elapsed_s``, ``temperature_c``, ``flask_temperature_c``,
+        ``mantle_temperature_c``, ``heater_power``, ``mantle_attached``,
+        ``stir_rpm``, ``irradiance_mw_cm2``, ``recipe``, ``volume_ml``,
+        ``solvents_ml``, ``species_mmol`` (free), ``boiling_point_c``,
+        ``boiling``, ``warnings``; from the nanocrystal model ``populations``
+        and, for the main population, ``e1_nm``, ``radius_nm``,
+        ``diameter_nm``, ``sigma_rel``, ``shell_ml``, ``mn_per_dot``,
+        ``particles_nmol``; and one sub-dict per active phenomenon:
+        ``exchange`` (``e1s_ev`` ...), ``msc`` (zone evidence), ``clusters``,
+        ``photocatalysis`` (``yield_pct``, ``ton``, ``co_umol`` ...).  The most
+        used numbers are repeated at top level: ``e1s_ev``, ``yield_pct``,
+        ``conversion``, ``ton``, ``co_umol``.
+        """
+        with self.lock:
+            self.update()
+            out = {"time": self.t, "elapsed_s": self.t - self.t0,
+                   "temperature_c": self.heat.contents_c,
+                   "flask_temperature_c": self.heat.flask_c,
+                   "mantle_temperature_c": self.heat.mantle_c,
+                   "heater_power": self.heater_power,
+                   "mantle_attached": self.heat.mantle_attached,
+                   "stir_rpm": self.stir_rpm,
+                   "irradiance_mw_cm2": self.irradiance_mw_cm2(),
+                   "recipe": self.recipe,
+                   "boiling_point_c": self.liquid.boiling_point_c(),
+                   "boiling": self.heat.boiling,
+                   "warnings": list(self.liquid.warnings)}
+            out.update(self.liquid.snapshot())
+            out.update(self.nanocrystals.state(self))
+            for p in self.processes[1:]:
+                s = p.state(self)
+                if s:
+                    out[p.name] = s
+            for key in ("e1s_ev",):
+                if key in out.get("exchange", {}):
+                    out[key] = out["exchange"][key]
+            for key in ("yield_pct", "conversion", "ton", "co_umol"):
+                if key in out.get("photocatalysis", {}):
+                    out[key] = out["photocatalysis"][key]
+            if math.isinf(out["boiling_point_c"]):
+                out["boiling_point_c"] = None
+            return out

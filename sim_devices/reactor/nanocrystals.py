@@ -1,0 +1,735 @@
+"""Nanocrystal populations: nucleation, growth, SILAR shells, doping, ripening.
+
+A :class:`Population` is a set of particles with one mean size and a size
+dispersion: a core material (CdS, CdSe or CdTe), formula units of core and of
+CdS and ZnS shell material, a standard deviation of the radius, Mn²⁺ dopants,
+and cations adsorbed on the surface waiting for an anion.  Several populations
+coexist (charged cores, secondary nuclei from an over-dosed SILAR step).
+
+Chemistry (:class:`NanocrystalProcess`)
+---------------------------------------
+Free species in the liquid: ``Cd``, ``Zn`` (cation precursors), ``S``, ``Se``
+(anion precursors), ``Mn`` (dopant precursor).  Three pathways:
+
+1. **Homogeneous monomer formation** — a cation and an anion precursor react in
+   solution, first order in the limiting one, ``k_hom(T)·(1 + 100·[OAm]/M)``
+   (primary amines activate metal carboxylates and sulfur).  Monomer
+   accumulates in solution (a pool per material, supersaturation
+   ``s = c / c_crit``), deposits on particle surfaces at ``g·A·s`` (A the total
+   surface area) and, above the critical concentration, nucleates new particles
+   at ``j0·V·(s − 1)⁴`` (radius 0.75 nm).  This is a LaMer burst: with no
+   particles (A1) monomer builds up until it nucleates, and nucleation stops
+   once the new surface swallows the supply; with plenty of surface (SILAR)
+   nothing nucleates unless a step is over-dosed.  A nucleation episode's
+   particles form one population; a later episode starts another.
+2. **SILAR surface reaction** — a cation dose adsorbs on the particles
+   (``k_ads``, amine-mediated like the reaction), at most
+   ``SURFACE_CAPACITY_ML`` = 1.1 monolayers of cation sites per particle; an
+   anion then reacts with the adsorbed cations
+   (``k_surf``, τ ≈ 90 s at 240 °C, ≈ 9 min at 120 °C) into shell material.
+   The limiting of cation and anion reacts; the rest stays (under-dosing leaves
+   unreacted precursor, reported by :meth:`NanocrystalProcess.state`).  Cation
+   beyond the surface capacity stays free and reacts homogeneously with the
+   anion — fast with amine present — so an over-dosed step nucleates new small
+   particles: the blue-side absorption feature a feedback plan must see.
+3. **Dopant uptake and ripening** — Mn precursor substitutes into CdS-based
+   particles (``k_dope``, up to ``MN_CAPACITY`` per dot); each incorporated Mn
+   per dot costs a fraction ``DOPING_RIPENING`` of the particle number
+   (dopant-induced ripening: mass is conserved, so the survivors grow).
+   Ostwald ripening at high temperature (``K_ripen``, LSW: ⟨r⟩³ grows linearly
+   in time; particles much smaller than the largest population dissolve and
+   feed it; the size dispersion relaxes towards the LSW width 0.22·r).
+
+Optics follow :func:`.spectra.nanocrystal_bands`: E1 from the sizing curve at
+an *effective* diameter — the CdS (or CdSe) core plus, for shells of another
+material, a fraction of the shell thickness the exciton leaks into
+(``EXCITON_LEAKAGE``): ZnS on CdS 0.13 (a 0.55 nm ZnS shell moves E1 by ≈ 3 nm,
+"only a few nm", A2), CdS on CdSe 0.65 (quasi-type-II), ZnS on CdSe 0.10.
+
+Calibration (all at the conditions of SCIENCE.md):
+
+=======================  ==============================  ===================================
+constant                 value                           fitted to
+=======================  ==============================  ===================================
+k_hom CdS                5e-4 /s at 240 °C, Ea 100       A1: E1 passes 403 nm ≈ 30 min after
+                                                         reaching 240 °C
+growth g, c_crit (CdS)   4.5e-8 mol m⁻² s⁻¹, 0.2 mM      A1 burst → ≈ 120 nmol particles, so
+                                                         that E1 = 403 nm (D 3.5 nm) comes at
+                                                         ≈ 55 % of the sulfur
+k_hom, g, c_crit (CdSe)  1e-3 /s at 230 °C (Ea 110),     E: 20 °C/min to 230 °C, 15 min hold,
+                         9e-8, 0.4 mM                    mantle removed → D = 3.2 nm
+nucleation j0·(s − 1)⁴   j0 = 2e-4 mol L⁻¹ s⁻¹           a short burst once c > c_crit (the
+                                                         particle number is then set by g)
+amine activation         1 + 100·[OAm]/M                 A2: with 2 mL OAm a SILAR step reacts
+                                                         within its 10 min; free cation beyond
+                                                         the surface capacity then nucleates
+                                                         (≈ 1.8× a 1-ML dose)
+k_ads, k_surf            0.1 /s, 1/90 s at 240 °C        "the limiting of Cd and S reacts over
+                         (Ea 30, 25 kJ/mol)              the ~minutes after injection"; E
+                                                         shells still react at 120 °C (≈ 9 min)
+SURFACE_CAPACITY_ML      1.1                             one monolayer of cation sites
+K_ripen                  1e-4 nm³/s at 240 °C, Ea 150    slow drift after depletion; over-dose
+                                                         nuclei dissolve within ≈ 20–40 min
+MN_CAPACITY              10.5 per dot                    A2 product ≈ 10 Mn per dot
+DOPING_RIPENING          0.05 per Mn per dot             A2: radius 1.75 → ≈ 2.0 nm on doping
+=======================  ==============================  ===================================
+
+Monomer of ZnS does not nucleate in this model (ZnS over-doses leave unreacted
+precursor instead): nothing in SCIENCE.md asks for ZnS nuclei, and they would
+absorb below the spectrometer's useful range anyway.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import spectra
+from .base import Process, clamp_nonnegative, rk4, step_from_rates
+from .materials import AVOGADRO, HC_EV_NM, SEMICONDUCTORS, arrhenius
+
+FOUR_PI_3 = 4.0 * math.pi / 3.0
+
+# --- kinetics (see module docstring) ------------------------------------------------
+K_HOM = {  # (k at ref °C in 1/s, Ea kJ/mol, ref °C)
+    "CdS": (5.0e-4, 100.0, 240.0),
+    "ZnS": (2.5e-4, 100.0, 240.0),
+    "CdSe": (1.0e-3, 110.0, 230.0),
+}
+AMINE_ACTIVATION_PER_M = 100.0
+K_ADS = (0.10, 30.0, 240.0)
+K_ADS_ZN = (0.07, 30.0, 240.0)
+K_SURF = (1.0 / 90.0, 25.0, 240.0)
+K_SURF_ZN = (1.0 / 120.0, 25.0, 240.0)
+SURFACE_CAPACITY_ML = 1.1
+#: the surface reaction is amine-activated like the homogeneous one; K_SURF is its value
+#: at the A2 SILAR conditions (2 mL OAm in 8 mL, 0.76 M)
+SURFACE_AMINE_REFERENCE = 1.0 + AMINE_ACTIVATION_PER_M * 0.76
+#: monomer: critical concentration for nucleation (supersaturation s = c / c_crit),
+#: growth coefficient g (mol m⁻² s⁻¹ per unit s) and nucleation law j0·V·(s − 1)⁴
+MONOMER_CRITICAL_MOL_L = {"CdS": 2.0e-4, "ZnS": 2.0e-4, "CdSe": 4.0e-4}
+GROWTH_MOL_M2_S = {"CdS": 4.5e-8, "ZnS": 4.5e-8, "CdSe": 9.0e-8}
+NUCLEATION_J0_MOL_L_S = 2.0e-4
+NUCLEATION_ORDER = 4
+NUCLEUS_RADIUS_NM = 0.75
+NUCLEUS_SIGMA_NM = 0.10
+K_DOPE = (3.0, 80.0, 220.0)        # L mol⁻¹ s⁻¹: Mn per dot relaxes at k·[Mn] towards capacity
+MN_CAPACITY = 10.5
+DOPING_RIPENING = 0.05
+K_RIPEN = (1.0e-4, 150.0, 240.0)    # nm³/s
+LSW_WIDTH = 0.22
+SMALL_FRACTION = 0.7               # populations below 0.7 r_max dissolve when ripening
+EXCITON_LEAKAGE = {("CdS", "ZnS"): 0.13, ("CdSe", "CdS"): 0.65, ("CdSe", "ZnS"): 0.10,
+                   ("CdTe", "CdS"): 0.5, ("CdTe", "ZnS"): 0.10}
+#: photoluminescence: Stokes shift (eV), exciton QY of a bare core, of a ZnS-capped core,
+#: and the Mn²⁺ ⁴T₁→⁶A₁ emission (2.10 eV ≈ 590 nm, σ 0.11 eV)
+STOKES_EV = {"CdS": 0.03, "CdSe": 0.03, "CdTe": 0.05}
+QY_BARE, QY_SHELLED = 0.05, 0.45
+MN_PL_EV, MN_PL_SIGMA_EV = 2.10, 0.11
+
+#: populations below this amount (0.1 pmol, ~1e-6 absorbance) are not reported
+REPORT_MIN_MOL = 1e-13
+#: free species below this amount (1 pmol) count as absent
+TRACE_MOL = 1e-12
+
+_FIELDS = 8   # N, core units, CdS shell, ZnS shell, sigma, adsorbed Cd, adsorbed Zn, Mn
+_FREE = ("Cd", "S", "Zn", "Se", "Mn")
+
+
+@dataclass
+class Population:
+    """One ensemble of nanocrystals (amounts in mol, whole flask)."""
+
+    label: str
+    core: str
+    n_mol: float = 0.0
+    core_units_mol: float = 0.0
+    cds_shell_mol: float = 0.0
+    zns_shell_mol: float = 0.0
+    sigma_nm: float = NUCLEUS_SIGMA_NM
+    ads_cd_mol: float = 0.0
+    ads_zn_mol: float = 0.0
+    mn_mol: float = 0.0
+    #: CdS shell thickness present when Mn was incorporated (buried vs interface doping)
+    cds_shell_at_doping_nm: float | None = None
+    flocculated: float = 0.0          # fraction (set by the exchange model)
+    bleach: float = 0.0               # fraction of the E1 strength bleached (photodoping)
+    alloy: object = None              # cation-exchange state, set by the exchange model
+    extra: dict = field(default_factory=dict)
+
+    # -- geometry ------------------------------------------------------------
+    def volume_nm3(self) -> float:
+        """Mean particle volume."""
+        if self.n_mol <= 0:
+            return FOUR_PI_3 * NUCLEUS_RADIUS_NM ** 3
+        v = (self.core_units_mol * SEMICONDUCTORS[self.core].unit_volume_nm3
+             + self.cds_shell_mol * SEMICONDUCTORS["CdS"].unit_volume_nm3
+             + self.zns_shell_mol * SEMICONDUCTORS["ZnS"].unit_volume_nm3)
+        return v / self.n_mol
+
+    def radii_nm(self) -> tuple[float, float, float]:
+        """(core radius, radius after CdS shell, outer radius)."""
+        if self.n_mol <= 0:
+            return (NUCLEUS_RADIUS_NM,) * 3
+        n = self.n_mol
+        v0 = self.core_units_mol * SEMICONDUCTORS[self.core].unit_volume_nm3 / n
+        v1 = v0 + self.cds_shell_mol * SEMICONDUCTORS["CdS"].unit_volume_nm3 / n
+        v2 = v1 + self.zns_shell_mol * SEMICONDUCTORS["ZnS"].unit_volume_nm3 / n
+        return tuple((v / FOUR_PI_3) ** (1.0 / 3.0) for v in (v0, v1, v2))
+
+    @property
+    def radius_nm(self) -> float:
+        return self.radii_nm()[2]
+
+    def effective_diameter_nm(self) -> float:
+        r0, r1, r2 = self.radii_nm()
+        if self.core == "CdS":
+            r_eff = r1 + EXCITON_LEAKAGE[("CdS", "ZnS")] * (r2 - r1)
+        else:
+            r_eff = (r0 + EXCITON_LEAKAGE.get((self.core, "CdS"), 0.5) * (r1 - r0)
+                     + EXCITON_LEAKAGE.get((self.core, "ZnS"), 0.1) * (r2 - r1))
+        return 2.0 * r_eff
+
+    def shell_monolayers(self) -> dict[str, float]:
+        """CdS and ZnS shell thickness in monolayers (0.35 / 0.31 nm)."""
+        r0, r1, r2 = self.radii_nm()
+        if self.core == "CdS":   # CdS-on-CdS: the shell is what SILAR added beyond the core
+            t_cds = r1 - r0
+        else:
+            t_cds = r1 - r0
+        return {"CdS": t_cds / SEMICONDUCTORS["CdS"].monolayer_nm,
+                "ZnS": (r2 - r1) / SEMICONDUCTORS["ZnS"].monolayer_nm}
+
+    def mn_per_dot(self) -> float:
+        return self.mn_mol / self.n_mol if self.n_mol > 0 else 0.0
+
+    def mn_site(self) -> str | None:
+        """``"core"`` (buried under ≥ 0.3 nm of CdS grown after doping), ``"interface"``, or None."""
+        if self.mn_mol <= 0 or self.cds_shell_at_doping_nm is None:
+            return None
+        r0, r1, _ = self.radii_nm()
+        grown_after = (r1 - r0) - self.cds_shell_at_doping_nm
+        return "core" if grown_after >= 0.3 else "interface"
+
+    def cation_ratio_cd_zn(self) -> float:
+        cd = (self.core_units_mol if self.core in ("CdS", "CdSe", "CdTe") else 0.0) + self.cds_shell_mol
+        return cd / self.zns_shell_mol if self.zns_shell_mol > 0 else math.inf
+
+    def surface_area_m2(self) -> float:
+        if self.n_mol <= 0:
+            return 0.0
+        r = self.radius_nm
+        return self.n_mol * AVOGADRO * 4.0 * math.pi * r * r * 1e-18
+
+    # -- optics --------------------------------------------------------------------
+    def e1_nm(self) -> float:
+        if self.alloy is not None:
+            return HC_EV_NM / self.alloy.e1s_ev()
+        return spectra.e1_nm(self.effective_diameter_nm(), self.core)
+
+    def bands(self, volume_ml: float) -> tuple[list, float, float]:
+        if self.n_mol <= 0 or volume_ml <= 0:
+            return [], float("nan"), 0.0
+        litres = volume_ml * 1e-3
+        dispersed = 1.0 - self.flocculated
+        per_l = dispersed / litres
+        if self.core == "CdS":
+            units = {"CdS": (self.core_units_mol + self.cds_shell_mol) * per_l,
+                     "ZnS": self.zns_shell_mol * per_l}
+        else:
+            units = {self.core: self.core_units_mol * per_l, "CdS": self.cds_shell_mol * per_l,
+                     "ZnS": self.zns_shell_mol * per_l}
+        e1_ev, scale, extra_sigma = None, 1.0 - self.bleach, 0.0
+        if self.alloy is not None:
+            e1_ev, osc, extra_sigma, units = self.alloy.optics(units)
+            scale *= osc
+        return spectra.nanocrystal_bands(self.core, self.effective_diameter_nm(), self.sigma_nm,
+                                         self.n_mol / litres * dispersed, units, e1_ev=e1_ev,
+                                         e1_scale=scale, extra_sigma_ev=extra_sigma)
+
+    def summary(self, volume_ml: float) -> dict:
+        r0, r1, r2 = self.radii_nm()
+        d_eff = self.effective_diameter_nm()
+        lo, hi = spectra.diameter_range_nm(self.core)
+        out = {"label": self.label, "core": self.core, "n_nmol": self.n_mol * 1e9,
+               "radius_nm": r2, "diameter_nm": 2 * r2, "core_radius_nm": r0,
+               "effective_diameter_nm": d_eff, "e1_nm": self.e1_nm(),
+               "sigma_rel": self.sigma_nm / r2 if r2 > 0 else 0.0,
+               "shell_ml": self.shell_monolayers(), "mn_per_dot": self.mn_per_dot(),
+               "mn_site": self.mn_site(), "adsorbed_cd_umol": self.ads_cd_mol * 1e6,
+               "adsorbed_zn_umol": self.ads_zn_mol * 1e6, "flocculated": self.flocculated,
+               "cd_zn_ratio": self.cation_ratio_cd_zn(),
+               "concentration_umol_l": (self.n_mol / (volume_ml * 1e-3) * 1e6
+                                        if volume_ml > 0 else 0.0),
+               "sizing_extrapolated": not (lo <= d_eff <= hi)}
+        return out
+
+
+def _k(params, temperature_c):
+    return arrhenius(params[0], params[1], temperature_c, params[2])
+
+
+class _Rates:
+    """Rate constants at one temperature (memoised: RK4 asks for the same T twice)."""
+
+    __slots__ = ("temp", "ads", "ads_zn", "surf", "surf_zn", "rip", "dope", "hom_cds",
+                 "hom_zns", "hom_cdse")
+
+    def __init__(self, temp):
+        self.temp = temp
+        self.ads, self.ads_zn = _k(K_ADS, temp), _k(K_ADS_ZN, temp)
+        self.surf, self.surf_zn = _k(K_SURF, temp), _k(K_SURF_ZN, temp)
+        self.rip, self.dope = _k(K_RIPEN, temp), _k(K_DOPE, temp)
+        self.hom_cds = _k(K_HOM["CdS"], temp)
+        self.hom_zns = _k(K_HOM["ZnS"], temp)
+        self.hom_cdse = _k(K_HOM["CdSe"], temp)
+
+
+#: monomer pools (CdS, ZnS, CdSe) follow the free species in the state vector
+_MONOMERS = ("CdS", "ZnS", "CdSe")
+_HEAD = len(_FREE) + len(_MONOMERS)
+
+
+class NanocrystalProcess(Process):
+    """Nucleation, growth, SILAR, doping and ripening of nanocrystal populations."""
+
+    name = "nanocrystals"
+
+    def __init__(self):
+        self.populations: list[Population] = []
+        #: monomer (mol) in solution, by material
+        self.monomer_mol = {m: 0.0 for m in _MONOMERS}
+        self._rates: dict[float, _Rates] = {}
+        self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
+        self._next_limit = None  # step limit predicted from the last step
+        self._last_lambda = 0.0
+
+    # -- bookkeeping ------------------------------------------------------------------
+    def add_population(self, pop: Population) -> Population:
+        self.populations.append(pop)
+        self._next_limit = None
+        return pop
+
+    def main(self) -> Population | None:
+        pops = [p for p in self.populations if p.n_mol > REPORT_MIN_MOL]
+        if not pops:
+            return None
+        return max(pops, key=lambda p: p.n_mol * p.volume_nm3())
+
+    def _free(self, liquid) -> list[float]:
+        return [liquid.get(s) for s in _FREE]
+
+    def _supplies(self, liquid) -> bool:
+        """Can anything react (beyond ripening)?"""
+        cd, s, zn, se, mn = self._free(liquid)
+        have = any(p.n_mol > 0 for p in self.populations)
+        return ((cd > TRACE_MOL or zn > TRACE_MOL) and (s > TRACE_MOL or se > TRACE_MOL)) or (
+            have and (mn > TRACE_MOL or cd > TRACE_MOL or zn > TRACE_MOL)) or any(
+            p.ads_cd_mol > TRACE_MOL or p.ads_zn_mol > TRACE_MOL for p in self.populations) or any(
+            v > TRACE_MOL for v in self.monomer_mol.values())
+
+    def _quiescent(self, liquid) -> bool:
+        """No anion, dopant or monomer: only cation adsorption and ripening can happen."""
+        _, s, _, se, mn = self._free(liquid)
+        return (s <= TRACE_MOL and se <= TRACE_MOL and mn <= TRACE_MOL
+                and all(v <= TRACE_MOL for v in self.monomer_mol.values()))
+
+    def active(self, model) -> bool:
+        if self._supplies(model.liquid):
+            return True
+        # ripening matters only when hot
+        return model.temperature_c_now() > 150.0 and any(p.n_mol > 0 for p in self.populations)
+
+    def _nucleation_slot(self, material: str) -> int | None:
+        """Index of the population new ``material`` nuclei join (created empty when needed)."""
+        for i, p in enumerate(self.populations):
+            if p.extra.get("nucleating") == material:
+                return i
+        grown = any(p.n_mol > REPORT_MIN_MOL for p in self.populations)
+        pop = Population(label="secondary nuclei" if grown else "cores", core=material,
+                         extra={"nucleating": material})
+        self.populations.append(pop)
+        return len(self.populations) - 1
+
+    def _prepare_step(self, model) -> None:
+        """Make sure nuclei have somewhere to go when monomer can form."""
+        cd, s, zn, se, _ = self._free(model.liquid)
+        # a nucleation episode ends when the monomer falls below the critical
+        # concentration: its particles become an ordinary population, and any later
+        # episode (an over-dosed SILAR step) starts a new one
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        for p in self.populations:
+            mat = p.extra.get("nucleating")
+            if (mat and p.n_mol > REPORT_MIN_MOL
+                    and self.monomer_mol[mat] < MONOMER_CRITICAL_MOL_L[mat] * litres):
+                p.extra["nucleating"] = None
+        if (cd > 0 and s > 0) or self.monomer_mol["CdS"] > 0:
+            self._nucleation_slot("CdS")
+        if (cd > 0 and se > 0) or self.monomer_mol["CdSe"] > 0:
+            self._nucleation_slot("CdSe")
+
+    def _k(self, temp: float) -> _Rates:
+        r = self._rates.get(temp)
+        if r is None:
+            if len(self._rates) > 8:
+                self._rates.clear()
+            r = self._rates[temp] = _Rates(temp)
+        return r
+
+    # -- dynamics -------------------------------------------------------------------------
+    def _pack(self, liquid) -> list[float]:
+        y = self._free(liquid) + [self.monomer_mol[m] for m in _MONOMERS]
+        for p in self.populations:
+            y += [p.n_mol, p.core_units_mol, p.cds_shell_mol, p.zns_shell_mol, p.sigma_nm,
+                  p.ads_cd_mol, p.ads_zn_mol, p.mn_mol]
+        return y
+
+    def _unpack(self, y, liquid) -> None:
+        y = clamp_nonnegative(y)
+        for name, v in zip(_FREE, y):
+            if v > 0 or name in liquid.mol:
+                liquid.mol[name] = v
+        for m, v in zip(_MONOMERS, y[len(_FREE):_HEAD]):
+            self.monomer_mol[m] = v
+        for i, p in enumerate(self.populations):
+            (p.n_mol, p.core_units_mol, p.cds_shell_mol, p.zns_shell_mol, p.sigma_nm,
+             p.ads_cd_mol, p.ads_zn_mol, p.mn_mol) = y[_HEAD + _FIELDS * i: _HEAD + _FIELDS * (i + 1)]
+
+    def _make_deriv(self, model):
+        pops = self.populations
+        npop = len(pops)
+        cores = [p.core for p in pops]
+        v_core = [SEMICONDUCTORS[c].unit_volume_nm3 for c in cores]
+        v_cds = SEMICONDUCTORS["CdS"].unit_volume_nm3
+        v_zns = SEMICONDUCTORS["ZnS"].unit_volume_nm3
+        t_ml = SEMICONDUCTORS["CdS"].monolayer_nm
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        amine = 1.0 + AMINE_ACTIVATION_PER_M * model.liquid.concentration_mol_l("OAm")
+        surf_activation = amine / SURFACE_AMINE_REFERENCE
+        slots = {p.extra.get("nucleating"): i for i, p in enumerate(pops)
+                 if p.extra.get("nucleating")}
+        doped_ok = [c == "CdS" for c in cores]
+        u_nuc = {m: FOUR_PI_3 * NUCLEUS_RADIUS_NM ** 3 / SEMICONDUCTORS[m].unit_volume_nm3
+                 for m in ("CdS", "CdSe")}
+        c_crit = [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
+        g_mat = [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
+        lam_per_area = max(g / c for g, c in zip(g_mat, c_crit))
+        four_pi_na = 4.0 * math.pi * AVOGADRO * 1e-18
+        self._last_lambda = 0.0
+
+        def deriv(y, temp):
+            k = self._k(temp)
+            cd = y[0] if y[0] > 0 else 0.0
+            s = y[1] if y[1] > 0 else 0.0
+            zn = y[2] if y[2] > 0 else 0.0
+            se = y[3] if y[3] > 0 else 0.0
+            mnf = y[4] if y[4] > 0 else 0.0
+            d = [0.0] * len(y)
+            radii = [0.0] * npop
+            areas = [0.0] * npop
+            caps = [0.0] * npop
+            ads_total = 0.0
+            for i in range(npop):
+                b = _HEAD + _FIELDS * i
+                n = y[b]
+                if n <= 0.0:
+                    continue
+                vol = (max(y[b + 1], 0.0) * v_core[i] + max(y[b + 2], 0.0) * v_cds
+                       + max(y[b + 3], 0.0) * v_zns) / n
+                r = (vol / FOUR_PI_3) ** (1.0 / 3.0)
+                radii[i] = r
+                areas[i] = n * four_pi_na * r * r
+                caps[i] = SURFACE_CAPACITY_ML * n * FOUR_PI_3 * ((r + t_ml) ** 3 - r ** 3) / v_cds
+                ads_total += max(y[b + 5], 0.0) + max(y[b + 6], 0.0)
+            a_tot = sum(areas)
+            r_max = max(radii) if npop else 0.0
+            cations = ads_total + cd + zn
+            f_s = min(1.0, s / cations) if cations > 0 else 0.0
+            # homogeneous monomer formation (first order in the limiting precursor)
+            h_cds = k.hom_cds * amine * cd * f_s
+            h_zns = k.hom_zns * amine * zn * f_s
+            h_cdse = k.hom_cdse * (cd if cd < se else se)
+            d[0] -= h_cds + h_cdse
+            d[1] -= h_cds + h_zns
+            d[2] -= h_zns
+            d[3] -= h_cdse
+            d[5] += h_cds
+            d[6] += h_zns
+            d[7] += h_cdse
+            sat = [y[5] / c_crit[0], y[6] / c_crit[1], y[7] / c_crit[2]]
+            for i in range(npop):
+                n = y[_HEAD + _FIELDS * i]
+                if n <= 0.0:
+                    continue
+                b = _HEAD + _FIELDS * i
+                r = radii[i]
+                a_cd = y[b + 5] if y[b + 5] > 0 else 0.0
+                a_zn = y[b + 6] if y[b + 6] > 0 else 0.0
+                share = areas[i] / a_tot
+                room = 1.0 - (a_cd + a_zn) / caps[i]
+                if room < 0.0:
+                    room = 0.0
+                # SILAR: cations adsorb on the surface, anions react with adsorbed cations
+                ads_cd = k.ads * surf_activation * cd * share * room
+                ads_zn = k.ads_zn * surf_activation * zn * share * room
+                rx_cd = k.surf * surf_activation * a_cd * f_s
+                rx_zn = k.surf_zn * surf_activation * a_zn * f_s
+                d[0] -= ads_cd
+                d[2] -= ads_zn
+                d[1] -= rx_cd + rx_zn
+                d[b + 5] += ads_cd - rx_cd
+                d[b + 6] += ads_zn - rx_zn
+                d[b + 2] += rx_cd
+                d[b + 3] += rx_zn
+                # growth from monomer in solution
+                a_i = areas[i]
+                g_cds = g_mat[0] * a_i * sat[0]
+                g_zns = g_mat[1] * a_i * sat[1]
+                g_cdse = g_mat[2] * a_i * sat[2]
+                if cores[i] == "CdSe":
+                    d[b + 1] += g_cdse
+                    d[b + 2] += g_cds
+                else:
+                    d[b + 1] += g_cds + g_cdse
+                d[b + 3] += g_zns
+                d[5] -= g_cds
+                d[6] -= g_zns
+                d[7] -= g_cdse
+                # Ostwald ripening (LSW): large populations coarsen, small ones dissolve
+                rate = k.rip / (r * r * r)
+                if r < SMALL_FRACTION * r_max:
+                    frac = 3.0 * rate
+                    d[b] -= n * frac
+                    lost_core = max(y[b + 1], 0.0) * frac
+                    d[b + 1] -= lost_core
+                    d[7 if cores[i] == "CdSe" else 5] += lost_core
+                    lost = max(y[b + 2], 0.0) * frac
+                    d[b + 2] -= lost
+                    d[5] += lost
+                    lost = max(y[b + 3], 0.0) * frac
+                    d[b + 3] -= lost
+                    d[6] += lost
+                else:
+                    d[b] -= n * rate
+                    d[b + 4] += 2.0 * (LSW_WIDTH * r - y[b + 4]) * rate
+                # Mn doping of CdS-based particles, with dopant-induced ripening
+                if mnf > 0.0 and (doped_ok[i] or y[b + 2] > 0):
+                    per_dot = max(y[b + 7], 0.0) / n
+                    up = k.dope * (mnf / litres) * n * max(0.0, MN_CAPACITY - per_dot)
+                    d[4] -= up
+                    d[b + 7] += up
+                    d[b] -= DOPING_RIPENING * up
+                    d[b + 4] += 0.5 * (LSW_WIDTH * r - y[b + 4]) * DOPING_RIPENING * up / n
+            # nucleation (LaMer): only above the critical monomer concentration
+            for mat, idx in (("CdS", 0), ("CdSe", 2)):
+                excess = sat[idx] - 1.0
+                slot = slots.get(mat)
+                if excess > 0.0 and slot is not None:
+                    j = NUCLEATION_J0_MOL_L_S * litres * excess ** NUCLEATION_ORDER
+                    b = _HEAD + _FIELDS * slot
+                    d[b] += j
+                    d[b + 1] += j * u_nuc[mat]
+                    d[5 + idx] -= j * u_nuc[mat]
+            self._last_lambda = lam_per_area * a_tot
+            return d
+
+        return deriv
+
+    def _atol(self, liquid) -> list[float]:
+        # below ~1 µmol (of a 0.1–0.2 mmol charge) a species' relative change does not
+        # limit the step; its absolute error stays below ~1e-9 mol
+        litres = max(liquid.volume_ml, 1e-3) * 1e-3
+        tol = [1e-6, 1e-6, 1e-6, 1e-6, 1e-7] + [0.1 * MONOMER_CRITICAL_MOL_L[m] * litres
+                                                 for m in _MONOMERS]
+        for p in self.populations:
+            n = max(p.n_mol, 1e-9)
+            units = max(p.core_units_mol + p.cds_shell_mol + p.zns_shell_mol, 1e-6)
+            tol += [n, units, units, units, 0.05, units * 0.05, units * 0.05, n]
+        return tol
+
+    def step_limit_s(self, model, temperature_c: float) -> float:
+        if self._quiescent(model.liquid):
+            return self._quiescent_limit(temperature_c)
+        if self._next_limit is not None:
+            return self._next_limit
+        # fresh estimate (after a dose, a withdrawal or a new population)
+        self._prepare_step(model)
+        y = self._pack(model.liquid)
+        dy = self._make_deriv(model)(y, temperature_c)
+        self._cached = (y, temperature_c, dy)
+        return self._limit(y, dy, model.liquid)
+
+    def _limit(self, y, dy, liquid) -> float:
+        h = step_from_rates(y, dy, self._atol(liquid), fraction=0.03, floor_s=0.05,
+                            ceiling_s=1800.0)
+        # explicit RK4 on the monomer pool is stable for h·λ < 2.78: keep a margin
+        if self._last_lambda > 0 and any(v > 0 for v in y[len(_FREE):_HEAD]):
+            h = min(h, 1.5 / self._last_lambda)
+        return h
+
+    def on_dose(self, model, species: str) -> None:
+        self._next_limit = None
+
+    def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
+        if self._quiescent(model.liquid):
+            self._advance_quiescent(model, dt_s, t0_c, tmid_c, t1_c)
+            self._next_limit = None
+            return
+        npop = len(self.populations)
+        self._prepare_step(model)
+        y0 = self._pack(model.liquid)
+        deriv = self._make_deriv(model)
+        cached = self._cached
+        # the step limit already evaluated the derivative here: reuse it as RK4's first stage
+        k1 = cached[2] if cached is not None and cached[1] == t0_c and cached[0] == y0 else None
+        y = rk4(deriv, y0, dt_s, t0_c, tmid_c, t1_c, k1=k1)
+        self._cached = None
+        # the next step's limit from this step's mean rates (saves a derivative evaluation);
+        # any outside change (dose, withdrawal, new population) discards it
+        mean_rate = [(b - a) / dt_s for a, b in zip(y0, y)]
+        self._next_limit = (self._limit(y, mean_rate, model.liquid)
+                            if len(self.populations) == npop else None)
+        self._unpack(y, model.liquid)
+        for p in self.populations:
+            if p.mn_mol > 0 and p.cds_shell_at_doping_nm is None:
+                r0, r1, _ = p.radii_nm()
+                p.cds_shell_at_doping_nm = r1 - r0
+        # drop empty nucleation slots when nothing can nucleate any more
+        if not self._supplies(model.liquid):
+            self.populations = [p for p in self.populations if p.n_mol > 1e-18]
+            self._next_limit = None
+
+    # -- quiescent fast path: no anion, no dopant, no monomer -------------------------------
+    def _quiescent_limit(self, temperature_c: float) -> float:
+        k = _k(K_RIPEN, temperature_c)
+        h = 3600.0
+        for p in self.populations:
+            if p.n_mol > 0 and k > 0:
+                h = min(h, 0.02 * p.radius_nm ** 3 / k)
+        return max(h, 1.0)
+
+    def _advance_quiescent(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
+        """Cation adsorption and ripening, integrated analytically.
+
+        Without an anion nothing is deposited, so the only processes are cation
+        adsorption (first order towards the surface capacity) and Ostwald ripening,
+        whose LSW law ⟨r⟩³ += ∫K dt is exact; ∫K dt uses Simpson's rule on the exact
+        temperature path.  This keeps long hot holds cheap.
+        """
+        liquid = model.liquid
+        pops = [p for p in self.populations if p.n_mol > 0]
+        self.populations = pops
+        if not pops:
+            return
+        t_ml = SEMICONDUCTORS["CdS"].monolayer_nm
+        v_cds = SEMICONDUCTORS["CdS"].unit_volume_nm3
+        # adsorption towards the surface capacity, shared by surface area (first order)
+        act = (1.0 + AMINE_ACTIVATION_PER_M * liquid.concentration_mol_l("OAm")) / (
+            SURFACE_AMINE_REFERENCE)
+        for cation, attr, kpar in (("Cd", "ads_cd_mol", K_ADS), ("Zn", "ads_zn_mol", K_ADS_ZN)):
+            free = liquid.get(cation)
+            if free <= TRACE_MOL:
+                continue
+            k_int = dt_s / 6.0 * (_k(kpar, t0_c) + 4.0 * _k(kpar, tmid_c) + _k(kpar, t1_c))
+            free *= 1.0 - math.exp(-act * k_int)
+            areas = [p.surface_area_m2() for p in pops]
+            total_area = sum(areas)
+            for p, a in zip(pops, areas):
+                r = p.radius_nm
+                cap = SURFACE_CAPACITY_ML * p.n_mol * FOUR_PI_3 * ((r + t_ml) ** 3 - r ** 3) / v_cds
+                room = max(0.0, cap - p.ads_cd_mol - p.ads_zn_mol)
+                take = min(room, free * a / total_area)
+                setattr(p, attr, getattr(p, attr) + take)
+                liquid.mol[cation] -= take
+        k_int = dt_s / 6.0 * (_k(K_RIPEN, t0_c) + 4.0 * _k(K_RIPEN, tmid_c) + _k(K_RIPEN, t1_c))
+        if k_int <= 0.0:
+            return
+        r_max = max(p.radius_nm for p in pops)
+        big = max(pops, key=lambda p: p.radius_nm)
+        for p in pops:
+            r = p.radius_nm
+            r3 = r ** 3
+            if r < SMALL_FRACTION * r_max and p is not big:
+                keep = math.exp(-3.0 * k_int / r3)
+                lost = (1.0 - keep)
+                big.core_units_mol += lost * p.core_units_mol if p.core == big.core else 0.0
+                big.cds_shell_mol += lost * (p.cds_shell_mol + (
+                    p.core_units_mol if p.core != big.core else 0.0))
+                big.zns_shell_mol += lost * p.zns_shell_mol
+                p.n_mol *= keep
+                p.core_units_mol *= keep
+                p.cds_shell_mol *= keep
+                p.zns_shell_mol *= keep
+            else:
+                p.n_mol *= r3 / (r3 + k_int)
+                p.sigma_nm += (LSW_WIDTH * r - p.sigma_nm) * (1.0 - math.exp(-2.0 * k_int / r3))
+
+    def scale(self, keep: float) -> None:
+        self._next_limit = None
+        for m in self.monomer_mol:
+            self.monomer_mol[m] *= keep
+        for p in self.populations:
+            p.n_mol *= keep
+            p.core_units_mol *= keep
+            p.cds_shell_mol *= keep
+            p.zns_shell_mol *= keep
+            p.ads_cd_mol *= keep
+            p.ads_zn_mol *= keep
+            p.mn_mol *= keep
+
+    # -- optics -----------------------------------------------------------------------------
+    def bands(self, model) -> list:
+        v = model.liquid.volume_ml
+        out = []
+        for p in self.populations:
+            if p.n_mol > 1e-15:
+                b, _, _ = p.bands(v)
+                out += b
+                if p.flocculated > 0:
+                    # flocs: extinction by scattering of the particle mass they hold
+                    mass = (p.core_units_mol + p.cds_shell_mol + p.zns_shell_mol) / (v * 1e-3)
+                    out.append(spectra.scattering(900.0 * mass * p.flocculated, 1.2))
+        return out
+
+    def emission_lines(self, model, excitation_nm: float) -> list:
+        v = model.liquid.volume_ml
+        lines = []
+        for p in self.populations:
+            if p.n_mol <= 1e-15 or p.flocculated >= 1.0:
+                continue
+            bands, _, sigma = p.bands(v)
+            absorbed = spectra.absorbance_at(bands, excitation_nm)
+            if absorbed <= 0:
+                continue
+            if p.alloy is not None:
+                lines += p.alloy.emission(absorbed)
+                continue
+            e1 = HC_EV_NM / p.e1_nm()
+            has_shell = p.zns_shell_mol > 0 or (p.core != "CdS" and p.cds_shell_mol > 0)
+            qy = QY_SHELLED if has_shell else QY_BARE
+            mn = p.mn_per_dot()
+            # energy transfer to Mn²⁺ competes with exciton emission (≈ 1 - e^-mn/3)
+            to_mn = 1.0 - math.exp(-mn / 3.0) if mn > 0 else 0.0
+            if p.core == "CdS" and e1 < 2.2:
+                to_mn = 0.0     # gap below the Mn ⁴T₁ level: no transfer
+            lines.append(("g", e1 - STOKES_EV.get(p.core, 0.03), sigma,
+                          absorbed * qy * (1.0 - to_mn) * (1.0 - p.flocculated)))
+            if to_mn > 0:
+                lines.append(("g", MN_PL_EV, MN_PL_SIGMA_EV,
+                              absorbed * 0.4 * to_mn * (1.0 - p.flocculated)))
+        return lines
+
+    def state(self, model) -> dict:
+        v = model.liquid.volume_ml
+        pops = [p.summary(v) for p in self.populations if p.n_mol > REPORT_MIN_MOL]
+        main = self.main()
+        out = {"populations": pops}
+        if main is not None:
+            s = main.summary(v)
+            out.update({"e1_nm": s["e1_nm"], "radius_nm": s["radius_nm"],
+                        "diameter_nm": s["diameter_nm"], "sigma_rel": s["sigma_rel"],
+                        "shell_ml": s["shell_ml"], "mn_per_dot": s["mn_per_dot"],
+                        "particles_nmol": s["n_nmol"]})
+            secondary = [p for p in self.populations if p is not main and p.n_mol > REPORT_MIN_MOL]
+            out["secondary_particles_nmol"] = sum(p.n_mol for p in secondary) * 1e9
+        return out
