@@ -86,11 +86,19 @@ class PumpAlarm(InstrumentAlarm):
     """A pump alarm (stall, reset/power loss, watchdog timeout ...).
 
     ``code`` is the model's alarm code (New Era: ``"S"``, ``"R"``, ``"T"``,
-    ``"E"``, ``"O"``; C3000: the error number).
+    ``"E"``, ``"O"``; C3000: the error letter, e.g. ``"i"`` plunger overload).
+    ``moved_ml`` is the volume moved when the alarm was read, if the same reply
+    said so (C3000 position queries), else None.
     """
 
-    def __init__(self, device: str, message: str, exchange=None, *, code: str = ""):
+    #: alarm codes after which the pump no longer knows what it moved (reset, lost position)
+    COUNTERS_LOST = frozenset({"R", "g"})
+
+    def __init__(self, device: str, message: str, exchange=None, *, code: str = "",
+                 moved_ml: float | None = None):
         self.code = code
+        self.moved_ml = moved_ml
+        self.counters_lost = code in self.COUNTERS_LOST
         super().__init__(device, message, exchange)
 
 

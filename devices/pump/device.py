@@ -351,12 +351,14 @@ class SyringePump(Device):
                         f"finished within {budget_s:.0f} s (moved {moved:.4g} mL)")
                 self.clock.sleep(poll_s)
         except PumpAlarm as alarm:
+            if alarm.moved_ml is not None:
+                moved = max(moved, alarm.moved_ml)
             # the alarm is acknowledged now: read the pump's own count once more
             try:
                 moved = max(moved, self.driver.poll().moved_ml)
             except Exception:  # the reading after an alarm is a bonus, not a requirement
                 pass
-            if alarm.code == "R":
+            if alarm.counters_lost:
                 # a reset wiped the pump's counters: the alarm struck somewhere since the
                 # last poll; book the upper bound so the syringe is never thought fuller
                 bound = min(target_box[0], moved + rate_ml_min / 60.0
@@ -439,6 +441,7 @@ class C3000Pump(SyringePump):
             if self._moving:
                 raise RuntimeError(f"{self.name}: a move is already in progress")
             self._moving = True
+        self._cancel.clear()
         rate = self._rate_ml_min
         budget = v / rate * 60.0 * 1.25 + MOVE_MARGIN_S
 
@@ -449,6 +452,8 @@ class C3000Pump(SyringePump):
                 self._remaining_ml += loaded
                 self._contents_ml += loaded
                 self._publish_remaining()
+                if self._cancel.is_set():
+                    raise PumpStopped(self.name, f"refill stopped after {loaded:.4g} of {v:.4g} mL")
             finally:
                 self._moving = False
 

@@ -59,3 +59,36 @@ def ne_pump(bench):
     yield make
     for dev in made:
         dev._cancel.set()
+
+
+ZN_CONFIG = {
+    "class": "C3000Pump", "port": "sim://dt", "address": 0, "baudrate": 9600,
+    "syringe_volume_ml": 5.0, "max_rate_ml_min": 20.0, "rate_ml_min": 1.0, "timeout_s": 0.1,
+    "reagent": {"name": "Zn oleate 0.1 M in ODE", "species": "Zn", "concentration_mol_l": 0.1,
+                "solvent": "ODE", "volume_ml": 4.0},
+}
+
+
+def make_c3000(bench, name="pump_zn", config=None, **overrides):
+    from photoreactor.devices.pump.build import build_c3000
+    from photoreactor.sim_devices.emulators.c3000 import attach
+
+    cfg = copy.deepcopy(config or ZN_CONFIG)
+    cfg.update(overrides)
+    view = attach(bench, name, cfg)
+    bench.emulators[name] = view
+    return build_c3000(name, cfg, bench.clock), view
+
+
+@pytest.fixture
+def c3000_pump(bench):
+    made = []
+
+    def make(name="pump_zn", config=None, **overrides):
+        dev, view = make_c3000(bench, name, config, **overrides)
+        made.append(dev)
+        return dev, view
+
+    yield make
+    for dev in made:
+        dev._cancel.set()
