@@ -123,6 +123,8 @@ def load_profile(profile: str | os.PathLike | dict) -> Profile:
         raise ProfileError(f"{where}: catalog.kind 'tiled' needs catalog.uri "
                            f"(e.g. http://catalog.lab:8000)")
     devices = raw.get("devices") or {}
+    if path is not None:
+        devices = _merge_calibrations(path.parent / CALIBRATIONS_FILE, devices)
     if not isinstance(devices, dict):
         raise ProfileError(f"{where}: 'devices' must map device names to their settings")
     _validate_devices(where, devices)
@@ -140,6 +142,40 @@ def load_profile(profile: str | os.PathLike | dict) -> Profile:
         safety=dict(raw.get("safety") or {}),
         raw=raw,
     )
+
+
+#: machine-written calibrations beside a profile (the profile itself stays hand-written)
+CALIBRATIONS_FILE = "calibrations.yaml"
+
+
+def _merge_calibrations(path: Path, devices: dict) -> dict:
+    """Overlay ``calibrations.yaml`` ({device: calibration table}) onto the device entries."""
+    if not path.is_file() or not isinstance(devices, dict):
+        return devices
+    stored = yaml.safe_load(path.read_text()) or {}
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in devices.items()}
+    for name, table in stored.items():
+        if name in merged and isinstance(merged[name], dict):
+            merged[name]["calibration"] = table
+    return merged
+
+
+def save_calibration(profile: Profile, device: str, table: dict) -> Path:
+    """Store ``table`` for ``device`` in the profile's ``calibrations.yaml``; return its path.
+
+    Written by ``calibrate_led`` (through the session); read back by
+    :func:`load_profile`, which lets it override the table in ``profile.yaml``.
+    """
+    if profile.path is None:
+        raise ProfileError("this profile was not loaded from a file: nowhere to store calibrations")
+    path = profile.path.parent / CALIBRATIONS_FILE
+    stored = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    stored[device] = table
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("# written by photoreactor calibrate_led; overrides profile.yaml\n"
+                   + yaml.safe_dump(stored, sort_keys=True))
+    tmp.replace(path)
+    return path
 
 
 def _default_operator() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
-
 from photoreactor.analysis.feedback import scattering_level
 
 from .observables import observables

@@ -19,7 +19,6 @@ import math
 
 import bluesky.plan_stubs as bps
 from ophyd import Signal
-
 from photoreactor.devices.common.errors import LimitError
 
 from .observables import Observable

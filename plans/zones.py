@@ -16,7 +16,6 @@ import uuid
 
 import bluesky.plan_stubs as bps
 from ophyd import Signal
-
 from photoreactor.analysis.zones import classify_series
 
 from .preflight import Requirements

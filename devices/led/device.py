@@ -169,6 +169,10 @@ class LedSource(Device):
     calibration_irradiance = Cpt(SoftSignal, units="mW/cm^2", kind="config", value=[])
     calibration_date = Cpt(SoftSignal, units="", kind="config", value="")
     calibration_sensor = Cpt(SoftSignal, units="", kind="config", value="")
+    #: ``bps.mv(led.calibration_table, table.to_config())`` installs a calibration from a
+    #: plan (``calibrate_led``) through the message stream, like any other setting
+    calibration_table = Cpt(HwSignal, setter="_write_calibration_table", units="",
+                            kind="omitted", value={})
 
     def __init__(self, driver: LedDriver, clock, *, name: str, wavelength_nm: float,
                  calibration: LedCalibration | dict | None = None,
@@ -223,6 +227,10 @@ class LedSource(Device):
             self._apply_calibration(cal)
             self._book_light()
         return cal
+
+    def _write_calibration_table(self, table: dict) -> None:
+        cal = LedCalibration.from_config(table)
+        self.set_calibration(cal.current_a, cal.irradiance_mw_cm2, cal.date, cal.sensor)
 
     def set(self, irradiance_mw_cm2: float, **kwargs):
         """``bps.mv(led, x)``: same as ``led.irradiance.set(x)``."""

@@ -57,6 +57,9 @@ class PM100Meter(Device):
     averaging = Cpt(HwSignal, setter="_write_averaging", units="", kind="config", value=1)
     aperture = Cpt(SoftSignal, units="mm", kind="config", value=0.0)
     sensor = Cpt(SoftSignal, units="", kind="config", value="")
+    #: ``bps.mv(power_meter.zero_request, 1)`` takes a dark zero from a plan (blocks the
+    #: worker thread, not the RunEngine, for the settle time)
+    zero_request = Cpt(HwSignal, setter="_write_zero_request", units="", kind="omitted", value=0)
 
     def __init__(self, driver: PM100Driver, clock, *, name: str, aperture_mm: float = 9.5,
                  zero_settle_s: float = 3.0, **kwargs):
@@ -87,6 +90,10 @@ class PM100Meter(Device):
         return run_in_thread(self, work, clock=self.clock,
                              expected_s=self.driver.measurement_s() + 10.0,
                              name=f"{self.name}-trigger")
+
+    def _write_zero_request(self, value) -> None:
+        if value:
+            self.zero().wait(timeout=self.clock.wall_seconds(self.zero_settle_s + 10.0) + 30.0)
 
     def zero(self):
         """Dark zero: Status finished when the meter has taken its new zero."""
