@@ -151,6 +151,11 @@ class Mantle(Device):
 
     safe_order = 20
 
+    @property
+    def has_watchdog(self) -> bool:
+        """True if the controller offers a communications watchdog (IKA yes, Eurotherm no)."""
+        return bool(self.driver.has_watchdog)
+
     def __init__(self, driver, *, clock, name: str, max_temperature_c: float,
                  min_temperature_c: float = 0.0, tolerance_c: float = 1.0,
                  settle_s: float = 30.0, ramp_rate_c_min: float = 0.0, poll_s: float = 5.0,
@@ -288,8 +293,7 @@ class Mantle(Device):
     def _write_controller_setpoint(self, value_c: float) -> None:
         self.driver.set_setpoint_c(value_c)
         with self._state:
-            # what the controller stores (0.1 °C resolution), for the read-back check
-            self._written_sp_c = round(float(value_c), 1)
+            self._written_sp_c = float(value_c)
             self._regulating_to_c = float(value_c)
 
     # ----------------------------------------------------------- ramp rate
@@ -502,7 +506,8 @@ class Mantle(Device):
         if expected is None:
             return
         got = float(self.driver.setpoint_c())
-        if abs(got - expected) > 0.051:
+        # the controller stores the setpoint at its own resolution
+        if abs(got - expected) > max(self.driver.setpoint_resolution_c / 2.0, 1e-3) + 1e-6:
             self._heater_off_quietly()
             raise InstrumentAlarm(self.name, f"controller setpoint reads {got:g} °C but "
                                   f"{expected:g} °C was set: the controller was reset (power "

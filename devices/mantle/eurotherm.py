@@ -137,6 +137,11 @@ class EurothermDriver:
     def port(self):
         return self.bus.port
 
+    @property
+    def setpoint_resolution_c(self) -> float:
+        """Smallest setpoint step the controller stores (0 in the float region)."""
+        return 0.0 if self.resolution == "float" else 10.0 ** -self.decimals
+
     # -- value encoding ------------------------------------------------------
     def _read_value(self, register: int, what: str) -> float:
         if self.resolution == "float":

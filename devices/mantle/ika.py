@@ -84,6 +84,8 @@ class IkaNamurDriver:
     has_watchdog = True
     has_stirrer = True
     ramps_itself = False
+    #: the controller stores setpoints to 0.1 °C
+    setpoint_resolution_c = 0.1
 
     def __init__(self, port, *, name: str = "mantle", probe: int = 1, timeout_s: float = 1.0,
                  retries: int = 2):

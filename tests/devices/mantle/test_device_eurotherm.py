@@ -147,3 +147,19 @@ def test_no_watchdog_says_so(euro_mantle, caplog):
     assert "no communications watchdog" in caplog.text
     with pytest.raises(InstrumentError, match="no communications watchdog"):
         wait(euro_mantle.watchdog.set(600))
+
+
+def test_integer_display_resolution(bench, clock, world):
+    from photoreactor.devices.common.transport import open_serial
+    from photoreactor.devices.mantle.eurotherm import SERIAL_DEFAULTS
+    from photoreactor.sim_devices.emulators.base import register_serial
+    from photoreactor.sim_devices.emulators.eurotherm import EurothermEmulator
+
+    emu = EurothermEmulator("tc0", world, clock, decimals=0)
+    register_serial("tc0", emu)
+    drv = EurothermDriver(open_serial("sim://tc0", **SERIAL_DEFAULTS), 1, name="mantle",
+                          resolution="scaled", decimals=0, timeout_s=0.05)
+    dev = EurothermMantle(drv, clock=clock, name="mantle", max_temperature_c=300.0)
+    wait(dev.set(90.4))                  # stored as 90: not mistaken for a reset controller
+    assert emu.sp1_c == 90.0
+    assert dev.setpoint.get() == 90.0
