@@ -1,19 +1,387 @@
-"""Embedded or remote Tiled catalogs, and the writer that fills them."""
+"""The catalog a session writes to and a chemist reads from.
+
+:func:`open_catalog` returns a :class:`Catalog`:
+
+* ``writer`` — the RunEngine callback (a :class:`~.journal.JournalWriter`);
+* ``client`` — a Tiled client on the catalog (embedded, or a Tiled server);
+* ``read_slice(uid, stream, field, t0, t1)`` — a time window of a long run
+  without loading the whole array;
+* ``sync()`` — wait until the catalog holds everything written so far;
+* ``runs()``, ``search(...)``, ``catalog[uid]``, ``problems()``, ``close()``.
+
+Ingestion runs in one child process per Python process (:class:`IngestService`),
+shared by every catalog opened there, and started at the first run — opening a
+catalog costs no more than creating two directories.
+"""
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from .journal import SUFFIX, JournalWriter, StorageError, writer_alive
+
+log = logging.getLogger(__name__)
+
+CATALOG_DB = "catalog.db"
+TABLES_DB = "tables.sqlite"
+
+
+# -- Tiled clients ---------------------------------------------------------------------
+
+def default_spool_dir() -> Path:
+    """Where journals and HDF5 files go when the catalog is a remote Tiled server."""
+    if os.environ.get("PHOTOREACTOR_DATA"):
+        return Path(os.environ["PHOTOREACTOR_DATA"]).expanduser()
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "photoreactor" / "tiled-spool"
+
+
+def _init_embedded(data_dir: Path) -> None:
+    """Create the catalog database (once), serialised between processes by a flock."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "files").mkdir(exist_ok=True)
+    db = data_dir / CATALOG_DB
+    ready = data_dir / ".catalog-initialized"
+    if ready.exists():
+        return
+    with open(data_dir / ".init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready.exists():
+            return
+        uri = f"sqlite:///{db}"
+        # tiled's own `init_if_not_exists` starts a subprocess for this (seconds of imports);
+        # in a fresh thread there is no running event loop, so we can do it here.
+        err: list[BaseException] = []
+
+        def init():
+            try:
+                import asyncio
+
+                from sqlalchemy.ext.asyncio import create_async_engine
+                from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
+                from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
+                from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
+                from tiled.utils import ensure_specified_sql_driver
+
+                full = ensure_specified_sql_driver(uri)
+
+                async def setup() -> bool:
+                    engine = create_async_engine(full)
+                    try:
+                        await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
+                        return False
+                    except UninitializedDatabase:
+                        await initialize_database(engine)
+                        return True
+                    finally:
+                        await engine.dispose()
+
+                if asyncio.run(setup()):
+                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, full)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                err.append(exc)
+
+        t = threading.Thread(target=init, name="catalog-init")
+        t.start()
+        t.join()
+        if err:
+            raise StorageError(f"cannot create the catalog database {db}: {err[0]}") from err[0]
+        import sqlite3
+
+        # WAL: the session's reader and the ingester's writer never block each other
+        with sqlite3.connect(data_dir / TABLES_DB) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+        ready.write_text("tiled catalog initialised\n")
+
+
+def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
+    """A Tiled client for a catalog section; returns ``(client, context_to_close)``."""
+    kind = (config or {}).get("kind", "embedded")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "embedded":
+            from tiled.catalog import from_uri
+            from tiled.client import Context, from_context
+            from tiled.server.app import build_app
+
+            data_dir = Path(data_dir)
+            _init_embedded(data_dir)
+            adapter = from_uri(
+                f"sqlite:///{data_dir / CATALOG_DB}",
+                writable_storage=[f"file://{data_dir / 'files'}",
+                                  f"sqlite:///{data_dir / TABLES_DB}"],
+                readable_storage=[str(data_dir)],
+                init_if_not_exists=False,
+            )
+            context = Context.from_app(build_app(adapter))
+            client = from_context(context)
+        elif kind == "tiled":
+            from tiled.client import from_uri as client_from_uri
+
+            client = client_from_uri(config["uri"], api_key=config.get("api_key"))
+            context = client.context
+        else:
+            raise StorageError(f"catalog kind {kind!r} is not 'embedded' or 'tiled'")
+    if writer:
+        client = client.include_data_sources()
+    return client, context
+
+
+def embedded_client(data_dir: Path):
+    """A Tiled client on a catalog in ``data_dir`` (created when missing), no server."""
+    return make_client({"kind": "embedded"}, Path(data_dir))
+
+
+# -- the ingester process ---------------------------------------------------------------
+
+class IngestService:
+    """The one ingester child process of this Python process (see :mod:`.ingest`)."""
+
+    _instance: IngestService | None = None
+    _lock = threading.Lock()
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+        self.watched: dict[Path, dict] = {}
+        self.log_path: Path | None = None
+        atexit.register(self.shutdown)
+
+    @classmethod
+    def get(cls) -> IngestService:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _spawn(self, log_path: Path) -> None:
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as logf:
+            # A session of its own: Ctrl-C in the chemist's terminal must not kill the
+            # ingester halfway through a batch.  It exits when our end of its stdin closes.
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "photoreactor.storage.ingest"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=logf,
+                start_new_session=True, close_fds=True)
+
+    def _send(self, cmd: dict) -> None:
+        line = (json.dumps(cmd) + "\n").encode()
+        self.proc.stdin.write(line)
+        self.proc.stdin.flush()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def watch(self, data_dir: Path, catalog: dict) -> None:
+        with self._lock:
+            data_dir = Path(data_dir)
+            self.watched[data_dir] = catalog
+            if not self.alive():
+                if self.proc is not None:
+                    log.warning("the catalog ingester (pid %s) exited with %s; restarting it",
+                                self.proc.pid, self.proc.returncode)
+                self._spawn(data_dir / "ingest.log")
+                for d, cfg in self.watched.items():
+                    self._send({"op": "watch", "data_dir": str(d), "catalog": cfg})
+            else:
+                self._send({"op": "watch", "data_dir": str(data_dir), "catalog": catalog})
+
+    def release(self, data_dir: Path) -> None:
+        with self._lock:
+            if self.watched.pop(Path(data_dir), None) is not None and self.alive():
+                try:
+                    self._send({"op": "release", "data_dir": str(data_dir)})
+                except OSError:
+                    pass
+
+    def shutdown(self) -> None:
+        """Ask the ingester to finish what it has and exit; do not wait for it."""
+        with self._lock:
+            if self.alive():
+                try:
+                    self._send({"op": "quit"})
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
+
+
+# -- the catalog --------------------------------------------------------------------------
+
+@dataclass
+class Slice:
+    """A time window of one field: ``time`` (s, epoch), ``data`` (rows = events), ``seq_num``."""
+
+    time: np.ndarray
+    data: np.ndarray
+    seq_num: np.ndarray
+    units: str | None = None
 
 
 class Catalog:
-    """A Tiled client plus the RunEngine callback that writes into it."""
+    """The runs of one reactor: written through a journal, read through Tiled.
 
-    def __init__(self, client, writer, location: str, context=None):
-        self.client = client
-        self.writer = writer
-        self.location = location
-        self._context = context
+    Parameters
+    ----------
+    config : dict
+        The profile's ``catalog`` section: ``{kind: embedded}`` (default) or
+        ``{kind: tiled, uri: ..., api_key: ...}``.
+    data_dir : path
+        Embedded catalog directory; with a Tiled server, where journals and HDF5
+        files are spooled (the server must be able to read that path).
+    write : bool
+        False opens the catalog for reading only (no writer, no ingester);
+        interrupted runs are still recovered first.
+    ingest : bool
+        False writes journals only and leaves them for another process to
+        ingest (a reader's recovery, or a session opened later).
+    fsync_interval_s : float
+        Longest time a journaled document waits for its fsync (power-loss window).
+    """
+
+    def __init__(self, config: dict, data_dir: Path, *, write: bool = True, ingest: bool = True,
+                 fsync_interval_s: float = 0.5, recover: bool = True):
+        self.config = dict(config or {"kind": "embedded"})
+        self.kind = self.config.get("kind", "embedded")
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.journal_dir = self.data_dir / "journal"
+        self.files_dir = self.data_dir / "files"
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.location = self.config["uri"] if self.kind == "tiled" else str(self.data_dir)
+        self._client = None
+        self._context = None
+        self._service: IngestService | None = None
+        self.writer = None
+        self.ingest = ingest
+        if write:
+            self.writer = JournalWriter(self.journal_dir, fsync_interval_s=fsync_interval_s,
+                                        on_start=self._on_run_start if ingest else None)
+        if write and ingest:
+            # Started now rather than at the first run: its start-up (importing Tiled,
+            # seconds) overlaps the session's own, and it recovers interrupted runs at once.
+            self._ensure_ingester()
+        elif recover and self._orphans():
+            self.recover()
+
+    # -- writing side -------------------------------------------------------------------
+    def _on_run_start(self, uid: str) -> None:
+        if self._service is None or not self._service.alive():
+            self._ensure_ingester()
+
+    def _ensure_ingester(self) -> None:
+        self._service = IngestService.get()
+        self._service.watch(self.data_dir, self.config)
+
+    def _orphans(self) -> list[Path]:
+        return [j for j in self.journal_dir.glob(f"*{SUFFIX}") if not writer_alive(j)]
+
+    def recover(self, timeout_s: float = 600.0) -> list[str]:
+        """Replay, in this process, every journal whose writer died; returns their uids."""
+        from .ingest import recover
+
+        return recover(self.data_dir, self.config, client=self._writable_client(),
+                       timeout_s=timeout_s)
+
+    def _writable_client(self):
+        return self._get_client().include_data_sources()
+
+    def sync(self, timeout_s: float = 120.0, uid: str | None = None) -> None:
+        """Wait until the catalog holds every document written so far.
+
+        Runs closed by this process's writer must be fully ingested (journal gone);
+        runs still open must be ingested up to what was written when ``sync`` was
+        called.  Raises :class:`StorageError` naming the run if the ingester
+        reported a failure or ``timeout_s`` passes.
+        """
+        if self.writer is None:
+            return
+        if not self.ingest:
+            self.recover(timeout_s=timeout_s)
+            return
+        targets: dict[Path, int | None] = {}
+        for u in self.writer.stopped:
+            if uid is None or u == uid:
+                targets[self.journal_dir / f"{u}{SUFFIX}"] = None
+        for u, info in self.writer.open_runs().items():
+            if uid is None or u == uid:
+                targets[Path(info["path"])] = info["bytes"]
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while True:
+            pending = []
+            for journal, size in targets.items():
+                if not journal.exists():
+                    continue
+                err = journal.with_suffix(".error")
+                if err.exists():
+                    raise StorageError(f"run {journal.stem} could not be ingested: "
+                                       f"{err.read_text().strip()} (its journal is kept at "
+                                       f"{journal})")
+                if size is not None and self._progress(journal) >= size:
+                    continue
+                pending.append(journal)
+            if not pending:
+                self.writer.stopped[:] = [u for u in self.writer.stopped
+                                          if (self.journal_dir / f"{u}{SUFFIX}").exists()]
+                return
+            if self._service is None or not self._service.alive():
+                self._ensure_ingester()
+            if time.monotonic() > deadline:
+                raise StorageError(
+                    f"the catalog is behind: {len(pending)} run(s) not ingested after "
+                    f"{timeout_s:.0f} s ({', '.join(p.stem for p in pending)}); the data are safe "
+                    f"in {self.journal_dir}; see {self.data_dir / 'ingest.log'}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+
+    @staticmethod
+    def _progress(journal: Path) -> int:
+        try:
+            return int(json.loads(journal.with_suffix(".progress").read_text())["offset"])
+        except (FileNotFoundError, ValueError, KeyError):
+            return 0
+
+    def problems(self) -> list[dict]:
+        """Runs whose journal could not be ingested (kept on disk), with the reason."""
+        out = []
+        for err in sorted(self.journal_dir.glob("*.error")):
+            out.append({"uid": err.stem, "journal": str(err.with_suffix(SUFFIX)),
+                        "error": err.read_text().strip()})
+        banner = self.journal_dir / "INGESTER-ERROR"
+        if banner.exists():
+            out.append({"uid": None, "journal": None, "error": banner.read_text().strip()})
+        return out
+
+    # -- reading side -------------------------------------------------------------------
+    def _get_client(self):
+        if self._client is None:
+            self._client, self._context = make_client(self.config, self.data_dir)
+        return self._client
+
+    @property
+    def client(self):
+        """The Tiled client, after every run this session closed has reached the catalog."""
+        if self.writer is not None and self.writer.stopped:
+            self.sync()
+        return self._get_client()
+
+    def __getitem__(self, uid: str):
+        if self.writer is not None:
+            self.sync(uid=uid)
+        return self._get_client()[uid]
 
     def runs(self):
         """Runs, oldest first, as ``(uid, start, stop)``."""
@@ -21,53 +389,178 @@ class Catalog:
             md = run.metadata
             yield uid, md.get("start", {}), md.get("stop") or {}
 
-    def __getitem__(self, key):
-        return self.client[key]
+    def search(self, **md):
+        """Runs whose start document has these values, e.g. ``search(sample="CdS-17")``."""
+        from tiled.queries import Key
 
-    def close(self) -> None:
+        result = self.client
+        for key, value in md.items():
+            result = result.search(Key(f"start.{key}") == value)
+        return result
+
+    def read_slice(self, uid: str, stream: str, field: str, t0: float | None = None,
+                   t1: float | None = None, *, time_key: str = "timestamp",
+                   relative: bool = False) -> Slice:
+        """The rows of ``field`` acquired between ``t0`` and ``t1`` (``t0 <= t < t1``).
+
+        Reads only that window (HDF5 hyperslab or a Tiled array slice), so an hour of
+        a 120-hour run of spectra costs one hour of I/O.
+
+        Parameters
+        ----------
+        uid, stream, field : str
+            The run, the event stream (``"primary"``) and the data key.
+        t0, t1 : float, optional
+            Window bounds in seconds; None leaves that side open.
+        time_key : {"timestamp", "time"}
+            ``"timestamp"``: the device's acquisition time of that field (per frame
+            in a burst, on the session's clock); ``"time"``: the event time.
+        relative : bool
+            Bounds are seconds after the first row instead of epoch seconds.
+        """
+        run = self[uid]
+        node = run[stream].base
+        ts_col = "time" if time_key == "time" else f"ts_{field}"
+        arr_node = None
+        if field in node and node[field].structure_family == "array":
+            arr_node = node[field]
+        files = self._local_assets(arr_node) if arr_node is not None else None
+        if files:
+            return self._slice_hdf5(files, arr_node, field, t0, t1, time_key, relative)
+        table = node["internal"]
+        cols = ["seq_num", ts_col] + ([field] if arr_node is None else [])
+        df = table.read(columns=cols)
+        times = df[ts_col].to_numpy(dtype="f8")
+        i0, i1 = _window(times, t0, t1, relative)
+        data = (arr_node[i0:i1] if arr_node is not None else df[field].to_numpy()[i0:i1])
+        units = (arr_node.metadata.get("units") if arr_node is not None
+                 else (table.metadata.get("data_keys", {}).get(field, {}) or {}).get("units"))
+        return Slice(times[i0:i1], np.asarray(data), df["seq_num"].to_numpy()[i0:i1], units)
+
+    def _local_assets(self, arr_node) -> list[tuple[Path, int]] | None:
+        """HDF5 segment files of an array node readable here, with the rows the catalog holds."""
+        from tiled.utils import path_from_uri
+
+        try:
+            ds = arr_node.include_data_sources().data_sources()[0]
+        except Exception:  # noqa: BLE001 - no data-source access: read through Tiled
+            return None
+        if ds.mimetype != "application/x-hdf5":
+            return None
+        paths = [Path(path_from_uri(a.data_uri)) for a in ds.assets]
+        if not all(p.exists() for p in paths):
+            return None
+        return [(p, int(arr_node.shape[0])) for p in paths]
+
+    @staticmethod
+    def _slice_hdf5(files, arr_node, field, t0, t1, time_key, relative) -> Slice:
+        import h5py
+
+        total = files[0][1]
+        times, seqs, handles = [], [], []
+        try:
+            for path, _ in files:
+                f = h5py.File(path, "r", swmr=True)
+                handles.append(f)
+                tkey = "time" if time_key == "time" else f"timestamps/{field}"
+                times.append(f[tkey][()])
+                seqs.append(f["seq_num"][()])
+            t = np.concatenate(times)[:total]
+            s = np.concatenate(seqs)[:total]
+            i0, i1 = _window(t, t0, t1, relative)
+            parts, start = [], 0
+            for f in handles:
+                ds = f[field]
+                n = ds.shape[0]
+                a, b = max(i0 - start, 0), min(i1 - start, n)
+                if a < b:
+                    parts.append(ds[a:b])
+                start += n
+            shape = handles[0][field].shape[1:]
+            data = (np.concatenate(parts) if parts
+                    else np.empty((0, *shape), dtype=handles[0][field].dtype))
+            units = handles[0][field].attrs.get("units") or None
+        finally:
+            for f in handles:
+                f.close()
+        return Slice(t[i0:i1], data, s[i0:i1], units)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def close(self, timeout_s: float = 120.0) -> None:
+        """Finish: runs this session wrote reach the catalog, then everything is closed.
+
+        A run still open (the RunEngine was not idle) keeps its journal and is
+        recovered, as interrupted, by the ingester or the next session.
+        """
+        if self.writer is not None:
+            left = self.writer.close()
+            if left:
+                log.warning("catalog closed with run(s) still open: %s; they will be recovered "
+                            "as interrupted", left)
+            try:
+                if self.writer.stopped:
+                    self.sync(timeout_s=timeout_s)
+            finally:
+                if self._service is not None:
+                    self._service.release(self.data_dir)
+                    self._service = None
+            self.writer = None
         if self._context is not None:
             try:
                 self._context.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing a dead connection is not an error
                 pass
             self._context = None
+            self._client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def __repr__(self) -> str:
         return f"Catalog({self.location})"
 
 
-def embedded_client(data_dir: Path):
-    """A Tiled client on a catalog in ``data_dir`` (created when missing), no server."""
-    from tiled.catalog import from_uri
-    from tiled.client import Context, from_context
-    from tiled.server.app import build_app
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    files = data_dir / "files"
-    files.mkdir(exist_ok=True)
-    adapter = from_uri(
-        f"sqlite:///{data_dir / 'catalog.db'}",
-        writable_storage=[f"file://{files}", f"duckdb:///{data_dir / 'tables.duckdb'}"],
-        readable_storage=[str(data_dir)],
-        init_if_not_exists=True,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        context = Context.from_app(build_app(adapter))
-    return from_context(context), context
+def _window(times: np.ndarray, t0, t1, relative: bool) -> tuple[int, int]:
+    if len(times) == 0:
+        return 0, 0
+    origin = float(times[0]) if relative else 0.0
+    if np.all(np.diff(times) >= 0):
+        i0 = 0 if t0 is None else int(np.searchsorted(times, origin + t0, side="left"))
+        i1 = len(times) if t1 is None else int(np.searchsorted(times, origin + t1, side="left"))
+        return i0, max(i0, i1)
+    # clock adjustments can make timestamps non-monotonic: take the covering index range
+    sel = np.ones(len(times), bool)
+    if t0 is not None:
+        sel &= times >= origin + t0
+    if t1 is not None:
+        sel &= times < origin + t1
+    idx = np.flatnonzero(sel)
+    return (int(idx[0]), int(idx[-1]) + 1) if len(idx) else (0, 0)
 
 
-def open_catalog(config: dict, data_dir: Path) -> Catalog:
-    """Open the catalog a profile's ``catalog`` section describes."""
-    from bluesky.callbacks.tiled_writer import TiledWriter
+def open_catalog(config: dict, data_dir: Path | str | None = None, *, write: bool = True,
+                 **kwargs) -> Catalog:
+    """Open the catalog a profile's ``catalog`` section describes.
 
-    if config.get("kind", "embedded") == "embedded":
-        client, context = embedded_client(Path(data_dir))
-        location = str(data_dir)
-    else:
-        from tiled.client import from_uri
-
-        client = from_uri(config["uri"], api_key=config.get("api_key"))
-        context = None
-        location = config["uri"]
-    return Catalog(client, TiledWriter(client), location, context)
+    Parameters
+    ----------
+    config : dict
+        ``{kind: embedded}`` or ``{kind: tiled, uri: ..., api_key: ...}``.
+    data_dir : path, optional
+        The embedded catalog's directory (for a Tiled server: the local spool of
+        journals and HDF5 files; default ``catalog.path``, ``$PHOTOREACTOR_DATA``
+        or ``~/.local/share/photoreactor/tiled-spool``).
+    write : bool
+        False for a reader (``photoreactor runs``, a notebook): no writer is
+        made, and interrupted runs are recovered in this process before it returns.
+    """
+    config = dict(config or {"kind": "embedded"})
+    if data_dir is None:
+        if config.get("kind", "embedded") == "embedded" and not config.get("path"):
+            raise StorageError("an embedded catalog needs a data directory "
+                               "(open_catalog(config, data_dir) or catalog.path in the profile)")
+        data_dir = Path(config.get("path") or default_spool_dir())
+    return Catalog(config, Path(data_dir), write=write, **kwargs)

@@ -1,0 +1,881 @@
+"""The ingester: journals → per-run HDF5 files + Tiled catalog nodes.
+
+It runs in a child process beside the session (``python -m
+photoreactor.storage.ingest``, started by :mod:`photoreactor.storage.catalog`),
+so the Tiled requests it makes — tens of milliseconds of CPU each — never hold
+the RunEngine process's GIL.  The same code also runs in-process to recover
+interrupted runs (:func:`recover`).
+
+For each journal it owns (the ``<uid>.lock`` flock says who owns it) it:
+
+1. deletes any partial catalog node and HDF5 files of that run (left by an
+   ingest that died) and replays the journal from the beginning — so ingest is
+   idempotent and never has to reason about half-written batches;
+2. turns each event stream into one Tiled *composite* container, like bluesky's
+   ``TiledWriter`` (BlueskyRun / BlueskyEventStream specs): scalars in an
+   appendable SQL table ``internal`` (``seq_num``, ``time``, data keys and their
+   ``ts_`` timestamps), arrays in ``<files>/<uid>/<stream>.h5`` (chunked,
+   resizable datasets written in SWMR mode) registered as external HDF5 array
+   nodes whose shape grows with each batch — exactly what a StreamResource /
+   StreamDatum pair describes, so Tiled serves slices straight from HDF5;
+3. flushes a batch every ``flush_interval_s`` (HDF5 first, then the table rows,
+   then the array shapes, so the catalog never advertises data not on disk);
+4. on the stop document — or, when the writer's flock is free and no stop came,
+   on the end of the journal (the writer died) — writes the stop into the run's
+   metadata (for an interrupted run ``exit_status: "abort"`` with the reason),
+   closes and fsyncs the HDF5 files and deletes the journal.
+
+Decisions
+---------
+* An array data key keeps its shape and dtype for a whole stream (a
+  spectrometer does not change its pixel count mid-run).  A value that breaks
+  this stops the ingest of that run with an error file beside the journal; the
+  journal is kept untouched, so nothing is lost and the run can be re-ingested
+  after a fix.  Non-numeric arrays are stored in the table as JSON text.
+* A new descriptor for an existing stream with other array keys starts a new
+  HDF5 segment file (SWMR cannot add datasets to an open file); arrays of keys
+  present in both are concatenated across segments by Tiled.
+* Legacy ``resource``/``datum`` documents are kept in the journal only (no
+  device in this project emits them); foreign ``stream_resource`` /
+  ``stream_datum`` documents (a detector writing its own files) are registered
+  with bluesky's consolidators, as ``TiledWriter`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .journal import SUFFIX, JournalReader, StorageError, fsync_dir, try_lock, writer_alive
+
+log = logging.getLogger("photoreactor.storage.ingest")
+
+#: reserved column names in a Tiled bluesky table; data keys with these names get a "_" prefix
+RESERVED = ("time", "seq_num")
+#: target bytes per HDF5 chunk: small enough that the partly filled last chunk, rewritten at
+#: every flush of a slow stream, costs little; large enough for fast slicing
+CHUNK_BYTES = 128 * 1024
+#: flush a run's pending data when this much has accumulated, whatever the time
+MAX_PENDING_BYTES = 64 * 1024**2
+MAX_PENDING_ROWS = 50_000
+
+
+class IngestError(StorageError):
+    """A run's documents cannot be turned into catalog entries (the journal is kept)."""
+
+
+def _now_iso(t: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() if t is None else t))
+
+
+def json_safe(obj):
+    """Metadata for Tiled: arrays to lists, numpy scalars to Python, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else (1.7976e308 if obj > 0 else -1.7976e308)
+    if isinstance(obj, int) and not (1 - 2**53 <= obj <= 2**53 - 1):
+        return float(obj)
+    return obj
+
+
+# -- one stream -------------------------------------------------------------------------
+
+class _Column:
+    """How one data key is stored: in the table (with an arrow type) or as an HDF5 array."""
+
+    __slots__ = ("key", "column", "kind", "arrow_type", "shape", "dtype")
+
+    def __init__(self, key, column, kind, arrow_type=None, shape=None, dtype=None):
+        self.key, self.column, self.kind = key, column, kind
+        self.arrow_type, self.shape, self.dtype = arrow_type, shape, dtype
+
+
+def _classify(key: str, data_key: dict, value) -> _Column:
+    import pyarrow as pa
+
+    column = f"_{key}" if key in RESERVED else key
+    if isinstance(value, (np.ndarray, list, tuple)):
+        arr = np.asarray(value)
+        if arr.ndim >= 1 and arr.dtype.kind in "biufc":
+            return _Column(key, column, "array", shape=arr.shape, dtype=arr.dtype)
+        if arr.ndim == 0 and arr.dtype.kind in "biuf":
+            value = arr.item()
+        else:
+            return _Column(key, column, "json", pa.string())
+    dtype = data_key.get("dtype")
+    if isinstance(value, bool) or dtype == "boolean":
+        return _Column(key, column, "scalar", pa.bool_())
+    if dtype == "integer" or (isinstance(value, int) and dtype not in ("number", "string")):
+        return _Column(key, column, "scalar", pa.int64())
+    if dtype == "number" or isinstance(value, float):
+        return _Column(key, column, "scalar", pa.float64())
+    if isinstance(value, str) or dtype == "string":
+        return _Column(key, column, "scalar", pa.string())
+    return _Column(key, column, "json", pa.string())
+
+
+def _chunk_rows(shape, dtype) -> int:
+    row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return int(max(1, min(4096, CHUNK_BYTES // max(row, 1))))
+
+
+class _Segment:
+    """One HDF5 file of a stream: the arrays of a fixed set of keys, SWMR-written."""
+
+    def __init__(self, path: Path, columns: list[_Column], descriptor: dict, run_uid: str):
+        import h5py
+
+        self.path = path
+        self.columns = columns
+        self.rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = h5py.File(path, "w", libver="latest")
+        f = self.file
+        f.attrs["run_uid"] = run_uid
+        f.attrs["stream"] = descriptor["name"]
+        f.attrs["writer"] = "photoreactor.storage"
+        f.attrs["layout"] = ("one dataset per array data key, rows = events (seq_num); "
+                             "time and seq_num per row; timestamps/<key> = device timestamps")
+        self.datasets = {}
+        for col in columns:
+            rows = _chunk_rows(col.shape, col.dtype)
+            ds = f.create_dataset(col.key, shape=(0, *col.shape), maxshape=(None, *col.shape),
+                                  chunks=(rows, *col.shape), dtype=col.dtype)
+            dk = descriptor["data_keys"].get(col.key, {})
+            ds.attrs["units"] = str(dk.get("units") or "")
+            ds.attrs["source"] = str(dk.get("source") or "")
+            ds.attrs["data_key"] = json.dumps(json_safe(dk))
+            self.datasets[col.key] = ds
+        self.time = f.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(4096,),
+                                     dtype="f8")
+        self.seq_num = f.create_dataset("seq_num", shape=(0,), maxshape=(None,),
+                                        chunks=(4096,), dtype="i8")
+        self.timestamps = {
+            col.key: f.create_dataset(f"timestamps/{col.key}", shape=(0,), maxshape=(None,),
+                                      chunks=(4096,), dtype="f8")
+            for col in columns}
+        # configuration arrays (wavelength axis, calibration tables) kept bit-exact beside the data
+        for obj, conf in (descriptor.get("configuration") or {}).items():
+            for ckey, cval in (conf.get("data") or {}).items():
+                arr = np.asarray(cval) if isinstance(cval, (np.ndarray, list, tuple)) else None
+                if arr is not None and arr.ndim >= 1 and arr.dtype.kind in "biuf":
+                    cds = f.create_dataset(f"configuration/{obj}/{ckey}", data=arr)
+                    cdk = (conf.get("data_keys") or {}).get(ckey, {})
+                    cds.attrs["units"] = str(cdk.get("units") or "")
+        f.swmr_mode = True
+
+    def append(self, arrays: dict[str, np.ndarray], times, seq_nums, stamps) -> None:
+        n0, k = self.rows, len(times)
+        n1 = n0 + k
+        for col in self.columns:
+            ds = self.datasets[col.key]
+            block = arrays[col.key]
+            ds.resize(n1, axis=0)
+            ds[n0:n1] = block
+            ts = self.timestamps[col.key]
+            ts.resize(n1, axis=0)
+            ts[n0:n1] = stamps[col.key]
+        self.time.resize(n1, axis=0)
+        self.time[n0:n1] = times
+        self.seq_num.resize(n1, axis=0)
+        self.seq_num[n0:n1] = seq_nums
+        for ds in (*self.datasets.values(), *self.timestamps.values(), self.time, self.seq_num):
+            ds.flush()
+        self.rows = n1
+
+    def close(self) -> None:
+        if self.file is None:
+            return
+        self.file.close()
+        self.file = None
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _ArrayNode:
+    """A Tiled array node backed by HDF5 segment files (one asset per segment)."""
+
+    def __init__(self, col: _Column, data_key: dict):
+        self.col = col
+        self.data_key = data_key
+        self.assets: list[Path] = []
+        self.rows = 0
+        self.client = None
+        self.ds_id = None
+
+    def data_source(self):
+        from tiled.structures.array import ArrayStructure, BuiltinDtype
+        from tiled.structures.core import StructureFamily
+        from tiled.structures.data_source import Asset, DataSource, Management
+
+        shape = (self.rows, *self.col.shape)
+        step = _chunk_rows(self.col.shape, self.col.dtype)
+        lead = tuple([step] * (self.rows // step) + ([self.rows % step] if self.rows % step else []))
+        chunks = (lead or (0,), *((d,) for d in self.col.shape))
+        return DataSource(
+            structure_family=StructureFamily.array,
+            structure=ArrayStructure(data_type=BuiltinDtype.from_numpy_dtype(self.col.dtype),
+                                     shape=shape, chunks=chunks),
+            mimetype="application/x-hdf5",
+            parameters={"dataset": self.col.key, "swmr": True},
+            assets=[Asset(data_uri=p.as_uri(), is_directory=False, parameter="data_uris", num=i)
+                    for i, p in enumerate(self.assets)],
+            management=Management.external,
+        )
+
+    def publish(self, stream_node) -> None:
+        from tiled.client.utils import handle_error
+        from tiled.structures.core import StructureFamily
+        from tiled.utils import safe_json_dump
+
+        ds = self.data_source()
+        if self.client is None:
+            md = {"data_key": json_safe(self.data_key), "units": self.data_key.get("units"),
+                  "shape_per_event": list(self.col.shape), "dtype": self.col.dtype.str,
+                  "storage": "HDF5 (external), rows = events of this stream"}
+            self.client = stream_node.new(key=self.col.column, structure_family=StructureFamily.array,
+                                          data_sources=[ds], metadata=md, specs=[])
+            self.ds_id = self.client.data_sources()[0].id
+        else:
+            ds.id = self.ds_id
+            handle_error(self.client.context.http_client.put(
+                self.client.uri.replace("/metadata/", "/data_source/", 1),
+                content=safe_json_dump({"data_source": ds})))
+
+
+class _Stream:
+    """One event stream of a run (``primary``, ``dark``, ``burst`` ...)."""
+
+    def __init__(self, run: RunIngest, name: str):
+        self.run = run
+        self.name = name
+        self.node = None            # tiled Container (the composite's base)
+        self.descriptors: dict[str, dict] = {}
+        self.columns: dict[str, _Column] | None = None   # per key, set at the first data
+        self.table = None
+        self.table_columns: list[str] = []
+        self.schema = None
+        self.segment: _Segment | None = None
+        self.segments: list[_Segment] = []
+        self.array_nodes: dict[str, _ArrayNode] = {}
+        self.rows = 0
+        self._new_segment_needed = False
+        self._clear()
+
+    def _clear(self):
+        self.p_rows: list[dict] = []
+        self.p_arrays: dict[str, list] = {}
+        self.p_times: list[float] = []
+        self.p_seq: list[int] = []
+        self.p_stamps: dict[str, list] = {}
+        self.p_bytes = 0
+
+    # -- documents ----------------------------------------------------------------
+    def descriptor(self, doc: dict) -> None:
+        from tiled.structures.core import Spec
+
+        self.descriptors[doc["uid"]] = doc
+        md = json_safe({k: v for k, v in doc.items() if k not in ("name", "object_keys", "run_start")})
+        if self.node is None:
+            self.node = self.run.root.create_container(
+                key=self.name, metadata=md,
+                specs=[Spec("BlueskyEventStream", version="3.0"), Spec("composite")]).base
+        else:
+            # a later descriptor (configuration changed mid-run): keep its configuration
+            updates = list(self.node.metadata.get("_config_updates", []))
+            updates.append(json_safe({"uid": doc["uid"], "time": doc["time"],
+                                      "configuration": doc.get("configuration", {})}))
+            self.node.update_metadata(metadata={"_config_updates": updates}, drop_revision=True)
+            if self.columns is not None and self._array_keys(doc) != self._current_array_keys():
+                self._new_segment_needed = True
+
+    def _array_keys(self, desc: dict) -> set:
+        return {k for k, dk in desc["data_keys"].items()
+                if dk.get("dtype") == "array" or dk.get("shape")}
+
+    def _current_array_keys(self) -> set:
+        return {c.key for c in (self.segment.columns if self.segment else [])}
+
+    def add(self, desc_uid: str, data: dict, timestamps: dict, t: float, seq: int) -> None:
+        desc = self.descriptors[desc_uid]
+        if self.columns is None or self._new_segment_needed \
+                or any(k not in self.columns for k in data):
+            self._learn(desc, data)
+        row = {"seq_num": seq, "time": t}
+        for key, value in data.items():
+            col = self.columns[key]
+            if col.kind == "array":
+                arr = np.asarray(value)
+                if arr.shape != col.shape:
+                    raise IngestError(
+                        f"run {self.run.uid}, stream {self.name!r}: data key {key!r} changed shape "
+                        f"from {col.shape} to {arr.shape} at seq_num {seq}; arrays of one key must "
+                        f"keep their shape within a stream")
+                if arr.dtype != col.dtype and not np.can_cast(arr.dtype, col.dtype, "safe"):
+                    raise IngestError(
+                        f"run {self.run.uid}, stream {self.name!r}: data key {key!r} changed dtype "
+                        f"from {col.dtype} to {arr.dtype} at seq_num {seq}")
+                self.p_arrays.setdefault(key, []).append(arr)
+                self.p_stamps.setdefault(key, []).append(timestamps.get(key, math.nan))
+                self.p_bytes += arr.nbytes
+            elif col.kind == "json":
+                row[col.column] = json.dumps(json_safe(value))
+            else:
+                row[col.column] = value.item() if isinstance(value, np.generic) else value
+        for key, ts in timestamps.items():
+            row[f"ts_{key}"] = ts
+        self.p_rows.append(row)
+        self.p_times.append(t)
+        self.p_seq.append(seq)
+        self.p_bytes += 64 * len(row)
+
+    def _learn(self, desc: dict, data: dict) -> None:
+        """Decide, from the first values, where each key is stored."""
+        import pyarrow as pa
+
+        known = self.columns or {}
+        cols = dict(known)
+        for key, value in data.items():
+            if key not in cols:
+                cols[key] = _classify(key, desc["data_keys"].get(key, {}), value)
+                if self.schema is not None and cols[key].kind != "array":
+                    raise IngestError(
+                        f"run {self.run.uid}, stream {self.name!r}: data key {key!r} appeared "
+                        f"after the stream's table was created; a stream keeps its data keys")
+        self.columns = cols
+        arrays = [c for c in cols.values() if c.kind == "array" and c.key in data]
+        if self.schema is None:
+            fields = [pa.field("seq_num", pa.int64()), pa.field("time", pa.float64())]
+            fields += [pa.field(c.column, c.arrow_type) for c in cols.values() if c.kind != "array"]
+            fields += [pa.field(f"ts_{k}", pa.float64()) for k in cols]
+            self.schema = pa.schema(fields)
+        if arrays and (self.segment is None or {c.key for c in arrays} != self._current_array_keys()):
+            self._start_segment(arrays, desc)
+        self._new_segment_needed = False
+
+    def _start_segment(self, arrays: list[_Column], desc: dict) -> None:
+        if self.segment is not None:
+            self._flush_arrays()
+        n = len(self.segments)
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.name)
+        path = self.run.files_dir / (f"{safe}.h5" if n == 0 else f"{safe}.{n + 1}.h5")
+        self.segment = _Segment(path, arrays, desc, self.run.uid)
+        self.segments.append(self.segment)
+        for col in arrays:
+            node = self.array_nodes.get(col.key)
+            if node is None:
+                node = self.array_nodes[col.key] = _ArrayNode(col, desc["data_keys"].get(col.key, {}))
+                if self.rows:
+                    # a key that appears mid-stream: its rows start here, not at seq_num 1
+                    node.data_key = {**node.data_key, "first_row": self.rows}
+            node.assets.append(path)
+
+    # -- flushing -----------------------------------------------------------------
+    def pending(self) -> bool:
+        return bool(self.p_rows)
+
+    def _flush_arrays(self) -> dict[str, np.ndarray] | None:
+        if not self.p_rows or self.segment is None:
+            return None
+        blocks = {k: np.stack(v).astype(self.columns[k].dtype, copy=False)
+                  for k, v in self.p_arrays.items() if k in self.segment.datasets}
+        stamps = {k: np.asarray(self.p_stamps[k], dtype="f8") for k in blocks}
+        self.segment.append(blocks, np.asarray(self.p_times, dtype="f8"),
+                            np.asarray(self.p_seq, dtype="i8"), stamps)
+        return blocks
+
+    def flush(self) -> int:
+        """Write pending rows: HDF5, then the table, then the array shapes. Returns rows."""
+        import pyarrow as pa
+
+        if not self.p_rows:
+            return 0
+        k = len(self.p_rows)
+        self._flush_arrays()
+        columns = {}
+        for field in self.schema:
+            values = [row.get(field.name) for row in self.p_rows]
+            try:
+                columns[field.name] = pa.array(values, type=field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                columns[field.name] = pa.array([_coerce(v, field.type) for v in values],
+                                               type=field.type)
+        table = pa.table(columns, schema=self.schema)
+        if self.table is None:
+            md = {"data_keys": json_safe({c.key: self.descriptors_any()["data_keys"].get(c.key, {})
+                                          for c in self.columns.values() if c.kind != "array"})}
+            self.table = self.node.create_appendable_table(schema=self.schema, key="internal",
+                                                           metadata=md)
+        self.table.append_partition(0, table)
+        for key, node in self.array_nodes.items():
+            if key in self.p_arrays:
+                node.rows += len(self.p_arrays[key])
+                node.publish(self.node)
+        self.rows += k
+        self._clear()
+        return k
+
+    def descriptors_any(self) -> dict:
+        return next(iter(self.descriptors.values()))
+
+    def close(self) -> None:
+        for seg in self.segments:
+            seg.close()
+
+
+def _coerce(value, arrow_type):
+    import pyarrow as pa
+
+    if value is None:
+        return None
+    if pa.types.is_string(arrow_type):
+        return value if isinstance(value, str) else json.dumps(json_safe(value))
+    try:
+        if pa.types.is_floating(arrow_type):
+            return float(value)
+        if pa.types.is_integer(arrow_type):
+            return int(value)
+        if pa.types.is_boolean(arrow_type):
+            return bool(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
+
+
+# -- one run ----------------------------------------------------------------------------
+
+class RunIngest:
+    """Replays one journal into the catalog; call :meth:`step` until it returns True."""
+
+    def __init__(self, client, journal: Path, files_root: Path, lock_fd: int,
+                 flush_interval_s: float = 1.0):
+        self.client = client
+        self.journal = Path(journal)
+        self.uid = self.journal.name[: -len(SUFFIX)]
+        self.files_root = Path(files_root)
+        self.files_dir = self.files_root / self.uid
+        self.lock_fd = lock_fd
+        self.flush_interval_s = flush_interval_s
+        self.reader = JournalReader(self.journal)
+        self.root = None
+        self.start_doc: dict | None = None
+        self.stop_doc: dict | None = None
+        self.streams: dict[str, _Stream] = {}
+        self.by_descriptor: dict[str, _Stream] = {}
+        self.foreign = None
+        self.last_flush = time.monotonic()
+        self.last_doc_time: float | None = None
+        self.records = 0
+        self.done = False
+        self._progress_offset = -1
+
+    # -- the loop -----------------------------------------------------------------------
+    def step(self) -> bool:
+        """Ingest what is new. Returns True when the run is finished (stopped or orphaned)."""
+        docs = self.reader.read_new()
+        for name, doc in docs:
+            self._handle(name, doc)
+            if self.stop_doc is not None:
+                break
+        if self.stop_doc is not None:
+            self.finalize()
+            return True
+        if self._pending_bytes() >= MAX_PENDING_BYTES or self._pending_rows() >= MAX_PENDING_ROWS \
+                or (time.monotonic() - self.last_flush >= self.flush_interval_s):
+            self.flush()
+        if not docs and self.reader.at_end() and not writer_alive(self.journal):
+            # The writer is gone.  Everything it wrote is on disk now: read it all, then close.
+            while True:
+                more = self.reader.read_new()
+                if not more:
+                    break
+                for name, doc in more:
+                    self._handle(name, doc)
+            self.finalize()
+            return True
+        return False
+
+    def has_work(self) -> bool:
+        return not self.reader.at_end() or self._pending_rows() > 0
+
+    def _pending_bytes(self) -> int:
+        return sum(s.p_bytes for s in self.streams.values())
+
+    def _pending_rows(self) -> int:
+        return sum(len(s.p_rows) for s in self.streams.values())
+
+    # -- documents ------------------------------------------------------------------------
+    def _handle(self, name: str, doc: dict) -> None:
+        self.records += 1
+        if isinstance(doc, dict) and isinstance(doc.get("time"), (int, float)):
+            self.last_doc_time = doc["time"]
+        if name == "start":
+            self._start(doc)
+        elif self.root is None:
+            raise IngestError(f"journal {self.journal}: {name} document before the start document")
+        elif name == "descriptor":
+            stream = self.streams.get(doc["name"])
+            if stream is None:
+                stream = self.streams[doc["name"]] = _Stream(self, doc["name"])
+            stream.descriptor(doc)
+            self.by_descriptor[doc["uid"]] = stream
+        elif name == "event":
+            self.by_descriptor[doc["descriptor"]].add(doc["descriptor"], doc["data"],
+                                                      doc["timestamps"], doc["time"],
+                                                      doc["seq_num"])
+        elif name == "event_page":
+            stream = self.by_descriptor[doc["descriptor"]]
+            keys = list(doc["data"])
+            tkeys = list(doc["timestamps"])
+            for i, (t, seq) in enumerate(zip(doc["time"], doc["seq_num"], strict=True)):
+                stream.add(doc["descriptor"], {k: doc["data"][k][i] for k in keys},
+                           {k: doc["timestamps"][k][i] for k in tkeys}, t, seq)
+        elif name in ("stream_resource", "stream_datum"):
+            self._foreign(name, doc)
+        elif name == "stop":
+            self.stop_doc = doc
+        # resource / datum / datum_page: kept in the journal only (see module docstring)
+
+    def _start(self, doc: dict) -> None:
+        from tiled.structures.core import Spec
+
+        self.start_doc = doc
+        self._discard_partial()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        md = {"start": json_safe(doc)}
+        self.root = self.client.create_container(key=doc["uid"], metadata=md,
+                                                 specs=[Spec("BlueskyRun", version="3.0")])
+
+    def _discard_partial(self) -> None:
+        """Remove what an earlier, interrupted ingest of this journal left behind."""
+        try:
+            old = self.client[self.uid]
+        except KeyError:
+            old = None
+        if old is not None:
+            log.info("run %s: removing a partial catalog entry before replaying its journal", self.uid)
+            old.delete(recursive=True, external_only=False)
+        if self.files_dir.exists():
+            shutil.rmtree(self.files_dir)
+
+    def _foreign(self, name: str, doc: dict) -> None:
+        """StreamResource/StreamDatum from a device that writes its own files."""
+        from bluesky.callbacks.tiled_writer import _RunWriter
+
+        if self.foreign is None:
+            self.foreign = _RunWriter(self.client.include_data_sources(), batch_size=1)
+            self.foreign.root_node = self.root
+        fw = self.foreign
+        if name == "stream_resource":
+            fw.stream_resource(doc)
+            return
+        stream = self.by_descriptor[doc["descriptor"]]
+        fw._desc_nodes[doc["descriptor"]] = fw._desc_nodes[stream.name] = stream.node
+        fw.stream_datum(doc)
+
+    # -- output -----------------------------------------------------------------------------
+    def flush(self) -> int:
+        rows = 0
+        for stream in self.streams.values():
+            rows += stream.flush()
+        self.last_flush = time.monotonic()
+        if self.reader.offset != self._progress_offset:
+            self._write_progress()
+            self._progress_offset = self.reader.offset
+        return rows
+
+    def _write_progress(self) -> None:
+        prog = self.journal.with_suffix(".progress")
+        tmp = prog.with_suffix(".progress.tmp")
+        tmp.write_text(json.dumps({"offset": self.reader.offset, "records": self.records,
+                                   "rows": {n: s.rows for n, s in self.streams.items()}}))
+        os.replace(tmp, prog)
+
+    def finalize(self) -> None:
+        """Write the last rows and the stop document; close files; drop the journal."""
+        if self.root is None:
+            # nothing but a header (the writer died before the start record was complete)
+            self._cleanup()
+            self.done = True
+            return
+        self.flush()
+        interrupted = self.stop_doc is None
+        if interrupted:
+            last = self.last_doc_time or self.start_doc.get("time", time.time())
+            self.stop_doc = {
+                "uid": str(uuid.uuid4()),
+                "run_start": self.uid,
+                "time": last,
+                "exit_status": "abort",
+                "reason": (f"interrupted: the process writing this run died; data recovered from "
+                           f"its journal up to the last document, at {_now_iso(last)}"),
+                "num_events": {name: s.rows for name, s in self.streams.items()},
+            }
+        storage = {
+            "journal_records": self.records,
+            "recovered_from_journal": interrupted,
+            "truncated_tail_bytes": self.reader.truncated_tail_bytes,
+            "files": sorted(str(p.relative_to(self.files_root.parent))
+                            for s in self.streams.values() for p in (seg.path for seg in s.segments)),
+        }
+        if self.reader.corrupt is not None:
+            storage["corrupt_at_byte"] = self.reader.corrupt
+        for stream in self.streams.values():
+            stream.close()
+        if self.files_dir.exists():
+            fsync_dir(self.files_dir)
+        md = dict(self.root.metadata)
+        md.update({"stop": json_safe(self.stop_doc), "storage": storage})
+        self.root.update_metadata(metadata=md, drop_revision=True)
+        self._cleanup()
+        self.done = True
+        log.info("run %s: ingested %d records%s", self.uid, self.records,
+                 " (interrupted run closed as aborted)" if interrupted else "")
+
+    def _cleanup(self) -> None:
+        self.reader.close()
+        for suffix in (".progress", ".error"):
+            try:
+                self.journal.with_suffix(suffix).unlink()
+            except FileNotFoundError:
+                pass
+        self.journal.unlink()
+        try:
+            self.journal.with_suffix(".lock").unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.lock_fd)
+
+    def fail(self, exc: BaseException) -> None:
+        """Give up on this run: keep the journal, say why beside it, free the lock."""
+        msg = f"{_now_iso()} {type(exc).__name__}: {exc}"
+        log.error("run %s: ingest stopped: %s (journal kept at %s)", self.uid, msg, self.journal)
+        try:
+            self.journal.with_suffix(".error").write_text(msg + "\n")
+        finally:
+            for stream in self.streams.values():
+                try:
+                    stream.close()
+                except Exception:  # noqa: BLE001 - best effort on the way out
+                    pass
+            self.reader.close()
+            os.close(self.lock_fd)
+            self.done = True
+
+
+# -- many runs, many directories --------------------------------------------------------------
+
+def claim(journal: Path) -> int | None:
+    """Take the ingest lock of a journal; None if another ingester has it or it has failed."""
+    if journal.with_suffix(".error").exists():
+        return None
+    lock = journal.with_suffix(".lock")
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    os.close(fd)
+    fd = try_lock(lock)
+    if fd is None:
+        return None
+    if not journal.exists():  # finished by someone else between listing and locking
+        os.close(fd)
+        return None
+    return fd
+
+
+class Ingester:
+    """Ingests every journal of the directories it watches, one step at a time."""
+
+    def __init__(self, flush_interval_s: float = 1.0):
+        self.flush_interval_s = flush_interval_s
+        self.dirs: dict[Path, dict] = {}
+        self.runs: dict[Path, RunIngest] = {}
+
+    def watch(self, data_dir: Path, catalog: dict, client=None) -> None:
+        from .catalog import make_client
+
+        data_dir = Path(data_dir)
+        if data_dir in self.dirs:
+            return
+        if client is None:
+            client, context = make_client(catalog, data_dir, writer=True)
+        else:
+            context = None
+        self.dirs[data_dir] = {"client": client, "context": context, "released": False}
+
+    def release(self, data_dir: Path) -> None:
+        if Path(data_dir) in self.dirs:
+            self.dirs[Path(data_dir)]["released"] = True
+
+    def step(self, only_orphans: bool = False) -> bool:
+        """One pass over every watched directory. Returns True if anything was done."""
+        worked = False
+        for data_dir, info in list(self.dirs.items()):
+            jdir = data_dir / "journal"
+            if not jdir.is_dir():
+                continue
+            for journal in sorted(jdir.glob(f"*{SUFFIX}")):
+                if journal in self.runs:
+                    continue
+                if only_orphans and writer_alive(journal):
+                    continue
+                fd = claim(journal)
+                if fd is None:
+                    continue
+                self.runs[journal] = RunIngest(info["client"], journal, data_dir / "files", fd,
+                                               self.flush_interval_s)
+                worked = True
+        for journal, run in list(self.runs.items()):
+            try:
+                had = run.has_work()
+                finished = run.step()
+                worked = worked or had or finished
+            except Exception as exc:  # noqa: BLE001 - one bad run must not stop the others
+                run.fail(exc)
+                finished = True
+            if finished:
+                del self.runs[journal]
+        return worked
+
+    def idle(self) -> bool:
+        return not self.runs
+
+    def close(self) -> None:
+        for info in self.dirs.values():
+            if info["context"] is not None:
+                try:
+                    info["context"].close()
+                except Exception:  # noqa: BLE001
+                    pass
+        self.dirs.clear()
+
+
+def recover(data_dir: Path, catalog: dict, client=None, timeout_s: float = 600.0) -> list[str]:
+    """Ingest, in this process, every journal whose writer is gone (interrupted runs).
+
+    Journals still being written, or owned by another ingester, are left alone.
+    Returns the uids of the runs recovered.
+    """
+    jdir = Path(data_dir) / "journal"
+    if not jdir.is_dir() or not any(jdir.glob(f"*{SUFFIX}")):
+        return []
+    ing = Ingester(flush_interval_s=5.0)
+    ing.watch(Path(data_dir), catalog, client=client)
+    done = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        ing.step(only_orphans=True)
+        claimed = [r.uid for r in ing.runs.values()]
+        while ing.runs and time.monotonic() < deadline:
+            ing.step(only_orphans=True)
+        done = [u for u in claimed if not (jdir / f"{u}{SUFFIX}").exists()]
+    finally:
+        for run in list(ing.runs.values()):  # out of time: let the next recovery continue
+            run.fail(StorageError(f"recovery did not finish within {timeout_s:.0f} s"))
+            run.journal.with_suffix(".error").unlink(missing_ok=True)
+        if client is None:
+            ing.close()
+    return done
+
+
+# -- the child process --------------------------------------------------------------------------
+
+def _stdin_commands(q: queue.Queue) -> None:
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            try:
+                q.put(json.loads(line))
+            except ValueError:
+                log.error("ingester: bad command %r", line)
+    q.put({"op": "eof"})
+
+
+def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
+    """Main loop of the ingester process: commands on stdin, one JSON object per line.
+
+    ``{"op": "watch", "data_dir": ..., "catalog": {...}}`` — ingest that directory;
+    ``{"op": "release", "data_dir": ...}`` — stop watching once its runs are done;
+    ``{"op": "quit"}`` — finish every run whose writer has stopped, then exit.
+    End of input (the session process died) means the same as quit.
+    """
+    commands: queue.Queue = queue.Queue()
+    threading.Thread(target=_stdin_commands, args=(commands,), daemon=True).start()
+    ing = Ingester(flush_interval_s=flush_interval_s)
+    quitting = False
+    while True:
+        while True:
+            try:
+                cmd = commands.get_nowait()
+            except queue.Empty:
+                break
+            op = cmd.get("op")
+            if op == "watch":
+                try:
+                    ing.watch(Path(cmd["data_dir"]), cmd.get("catalog") or {})
+                except Exception as exc:  # noqa: BLE001 - report and keep serving others
+                    log.exception("ingester: cannot open the catalog of %s: %s", cmd["data_dir"], exc)
+                    (Path(cmd["data_dir"]) / "journal").mkdir(parents=True, exist_ok=True)
+                    (Path(cmd["data_dir"]) / "journal" / "INGESTER-ERROR").write_text(
+                        f"{_now_iso()} cannot open the catalog: {type(exc).__name__}: {exc}\n")
+            elif op == "release":
+                ing.release(Path(cmd["data_dir"]))
+            elif op in ("quit", "eof"):
+                quitting = True
+        worked = ing.step()
+        for data_dir, info in list(ing.dirs.items()):
+            if info["released"] and not any(r.journal.parent.parent == data_dir for r in ing.runs.values()):
+                if info["context"] is not None:
+                    info["context"].close()
+                del ing.dirs[data_dir]
+        if quitting and ing.idle():
+            # one last pass: runs whose writer stopped while we were finishing the others
+            if not ing.step():
+                break
+        if not worked:
+            time.sleep(poll_s)
+    ing.close()
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m photoreactor.storage.ingest", description=__doc__)
+    p.add_argument("--poll-s", type=float, default=0.1)
+    p.add_argument("--flush-interval-s", type=float, default=1.0)
+    p.add_argument("--log", default=None, help="log file (default stderr)")
+    args = p.parse_args(argv)
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for noisy in ("httpx", "tiled"):  # one line per HTTP request is not a useful log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return serve(poll_s=args.poll_s, flush_interval_s=args.flush_interval_s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
