@@ -259,6 +259,7 @@ class C3000Driver(SyringePumpDriver):
         self.send("Z", execute=True, idempotent=False)
         self._wait_idle(clock, timeout_s, "initialisation")
         self.initialized = True
+        self._start_pos = 0
 
     def refill(self, volume_ml: float, rate_ml_min: float, *, cancel, clock,
                timeout_s: float) -> float:
@@ -274,7 +275,9 @@ class C3000Driver(SyringePumpDriver):
         finally:
             if cancel is not None and cancel.is_set():
                 self.terminate()
-        return (self.position_steps() - start) * self.step_ml
+        end = self.position_steps()
+        self._start_pos = end   # a refill is not a flask move: "dispensed" restarts at 0
+        return (end - start) * self.step_ml
 
     def _wait_idle(self, clock, timeout_s: float, what: str, cancel=None) -> None:
         def idle() -> bool:
@@ -305,6 +308,8 @@ class C3000Driver(SyringePumpDriver):
             log.warning("%s: pump reports error %s at connect", self.name,
                         ERRORS.get(code, ("?", code))[1])
         self._speed = self.top_speed()
+        # "dispensed" reads the last flask move: none yet in this session
+        self._start_pos = self.position_steps() if self.initialized else 0
         return ident
 
     def diameter_mm(self) -> float:

@@ -408,7 +408,8 @@ class NE1000Driver(SyringePumpDriver):
         return self.transact("PUR", idempotent=False)[0]
 
     def stop_pump(self, *, timeout_s: float | None = None) -> str:
-        return self.transact("STP", idempotent=True, timeout_s=timeout_s)[0]
+        # a shorter wait for the port lock: safe() must return within seconds
+        return self.transact("STP", idempotent=True, timeout_s=timeout_s, lock_timeout_s=2.0)[0]
 
     def set_safe_mode(self, seconds: int) -> None:
         """``SAF n``: n = 1-255 enters safe mode with an n-second watchdog, 0 leaves it."""

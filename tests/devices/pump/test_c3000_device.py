@@ -23,6 +23,7 @@ def wait(status, wall_s=10.0):
 def test_connect_reads_syringe_contents_from_the_plunger(c3000_pump):
     pump, view = c3000_pump()
     assert pump.remaining.get() == pytest.approx(4.0)
+    assert pump.dispensed.get() == 0.0          # no move yet this session
     assert pump.rate.get() == pytest.approx(1.0)
     assert pump.diameter.get() == pytest.approx(14.567, abs=1e-3)
     assert pump.driver.firmware == "C3000 DT V2.3"

@@ -40,6 +40,7 @@ def test_reports_byte_exact():
         (b"/1Q\r", r(IDLE)),
         (b"/1?2\r", r(IDLE, "1400")),
         (b"/1?\r", r(IDLE, "1500")),
+        (b"/1?\r", r(IDLE, "1500")),
         (b"/1?6\r", r(IDLE, "o")),
     ]
     with expected_serial(pairs) as port:
@@ -159,12 +160,14 @@ def test_initialize_and_refill_sequences():
         (b"/1IV600A1200R\r", r(BUSY)),
         (b"/1Q\r", r(IDLE)),
         (b"/1?\r", r(IDLE, "1200")),
+        (b"/1?\r", r(IDLE, "1200")),
     ]
     with expected_serial(pairs) as port:
         d = drv(port)
         clock = VirtualClock(speed=1e6)
         d.initialize(clock=clock, timeout_s=10)
         assert d.refill(2.0, 60.0, cancel=None, clock=clock, timeout_s=10) == pytest.approx(2.0)
+        assert d.poll().moved_ml == 0.0     # a refill is not a flask move
 
 
 def test_port_configuration_checked():
