@@ -102,15 +102,7 @@ class ReactorModel(Reactor):
         self._mantle_power_w = mantle_power_w
         self.heat = HeatModel(flask_ml=flask_ml or 25.0, mantle_power_w=mantle_power_w,
                               ambient_c=ambient_c)
-        self.liquid = Liquid()
-        self.nanocrystals = NanocrystalProcess()
-        self.exchange = ExchangeProcess(self.nanocrystals)
-        self.msc = MSCProcess()
-        self.clusters = ClusterProcess()
-        self.photocatalysis = PhotocatalysisProcess(self.nanocrystals)
-        # fixed order: deterministic operator splitting between (nearly disjoint) processes
-        self.processes = [self.nanocrystals, self.exchange, self.msc, self.clusters,
-                          self.photocatalysis]
+        self._new_contents()
         self.recipe: str | None = None
         self.recipe_options: dict = {}
         self._liquid_version = -1
@@ -126,8 +118,20 @@ class ReactorModel(Reactor):
                             "(without a recipe the model takes flask_ml, mantle_power_w, "
                             "ambient_c, seed)")
 
+    def _new_contents(self) -> None:
+        self.liquid = Liquid()
+        self.nanocrystals = NanocrystalProcess()
+        self.exchange = ExchangeProcess(self.nanocrystals)
+        self.msc = MSCProcess()
+        self.clusters = ClusterProcess()
+        self.photocatalysis = PhotocatalysisProcess(self.nanocrystals)
+        # fixed order: deterministic operator splitting between (nearly disjoint) processes
+        self.processes = [self.nanocrystals, self.exchange, self.msc, self.clusters,
+                          self.photocatalysis]
+        self._liquid_version = -1
+
     # -- the chemist's hands ------------------------------------------------------------
-    def charge(self, recipe: str | dict, **overrides) -> dict:
+    def charge(self, recipe: str | dict, *, fresh: bool = True, **overrides) -> dict:
         """Charge the flask by hand with a SCIENCE.md recipe.
 
         Parameters
@@ -138,6 +142,10 @@ class ReactorModel(Reactor):
             ``"A4_cascade"``, ``"B_co2"``, ``"C_cdte_msc"``, ``"D_clusters"``,
             ``"E_cdse_core"``, ``"E_exchange"``, ``"E_shell"``, ``"empty"``) or a dict
             ``{"recipe": name, **options}``.
+        fresh : bool
+            ``True`` (default): a new batch in clean glassware — the previous
+            contents are gone and flask and contents start at room temperature (the
+            mantle keeps its own temperature).  ``False``: add to what is there.
         **overrides
             Recipe options (documented per recipe in :mod:`.recipes`).
 
@@ -157,11 +165,44 @@ class ReactorModel(Reactor):
             name, opts = recipe, dict(overrides)
         with self.lock:
             self.update()
+            if fresh:
+                self._new_contents()
+                self.heat.set_temperatures(self.ambient_c, self.ambient_c, self.heat.mantle_c)
             resolved = charge_recipe(self, name, opts)
             self.recipe, self.recipe_options = name, resolved
             self._sync_heat()
             self.events.append((self.t, f"charged {name}"))
             return resolved
+
+    def inject(self, species: str, amount_mmol: float, *, solvent: str = "ODE",
+               volume_ml: float = 0.0, temperature_c: float | None = None) -> None:
+        """Add a reagent by hand, all at once (a rapid syringe injection).
+
+        Parameters
+        ----------
+        species : str
+            What is added (``"Hg"``, ``"Ag"``, ``"TOP"``, ``"Mn"``, ...; ``"solvent"`` for
+            solvent only).
+        amount_mmol : float
+            Amount of ``species``.
+        solvent, volume_ml : str, float
+            The stock's solvent and volume (0 mL: a negligible volume).
+        temperature_c : float, optional
+            Temperature of the stock (default: room temperature).
+        """
+        with self.lock:
+            self.update()
+            conc = amount_mmol / volume_ml if volume_ml > 0 else 0.0
+            reagent = Reagent(name=f"{species} (by hand)", species=species,
+                              concentration_mol_l=conc, solvent=solvent,
+                              extra={} if temperature_c is None else {"temperature_c": temperature_c})
+            if volume_ml > 0:
+                self._add("hand", reagent, volume_ml)
+            else:
+                self.liquid.add_species(species, amount_mmol * 1e-3)
+                for p in self.processes:
+                    p.on_dose(self, species)
+            self.events.append((self.t, f"injected {amount_mmol:g} mmol {species}"))
 
     def use_flask(self, flask_ml: float) -> None:
         """Choose the glassware (only before anything is charged, or when the recipe decides)."""
