@@ -114,6 +114,9 @@ class SyringePumpDriver(abc.ABC):
     name: str
     #: whether :meth:`arm_watchdog` is available on this model
     watchdog_supported: bool = False
+    #: set by :meth:`start_move` just before the motion command is sent (after the
+    #: counters were zeroed): from then on the pump's own reading belongs to this move
+    move_commanded: bool = False
 
     # -- identity / setup --------------------------------------------------
     @abc.abstractmethod

@@ -340,6 +340,7 @@ class C3000Driver(SyringePumpDriver):
                              (round(self.step_ml, 6), self.syringe_volume_ml), "mL")
 
     def start_move(self, volume_ml: float, rate_ml_min: float) -> float:
+        self.move_commanded = False
         steps = round(abs(volume_ml) / self.step_ml)
         speed = self._speed_for(rate_ml_min)
         start = self.position_steps()
@@ -349,6 +350,7 @@ class C3000Driver(SyringePumpDriver):
             raise LimitError(self.name, "infusion volume" if volume_ml > 0 else "withdrawal volume",
                              abs(volume_ml), (0.0, round(room * self.step_ml, 6)), "mL")
         self._start_pos = start
+        self.move_commanded = True
         self.move_to(self.flask_port, speed, target)
         return math.copysign(steps * self.step_ml, volume_ml)
 

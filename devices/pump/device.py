@@ -351,6 +351,10 @@ class SyringePump(Device):
                         f"finished within {budget_s:.0f} s (moved {moved:.4g} mL)")
                 self.clock.sleep(poll_s)
         except PumpAlarm as alarm:
+            if not self.driver.move_commanded:
+                # an alarm pending from before (acknowledged by this attempt): nothing moved
+                self.state.put("alarm")
+                raise
             if alarm.moved_ml is not None:
                 moved = max(moved, alarm.moved_ml)
             # the alarm is acknowledged now: read the pump's own count once more
@@ -371,7 +375,7 @@ class SyringePump(Device):
             raise
         except BaseException:
             # book what the pump itself says moved (stop, timeout ...) if it still answers
-            if not silent[0]:
+            if not silent[0] and self.driver.move_commanded:
                 try:
                     moved = max(moved, self.driver.poll().moved_ml)
                     account(moved)

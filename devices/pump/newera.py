@@ -470,6 +470,7 @@ class NE1000Driver(SyringePumpDriver):
                              "mL") from None
 
     def start_move(self, volume_ml: float, rate_ml_min: float) -> float:
+        self.move_commanded = False
         if volume_ml == 0 or not math.isfinite(volume_ml):
             raise ValueError(f"{self.name}: move volume must be finite and non-zero")
         direction = "INF" if volume_ml > 0 else "WDR"
@@ -480,6 +481,7 @@ class NE1000Driver(SyringePumpDriver):
         self.set_volume(float(text))
         self.clear_dispensed("INF")
         self.clear_dispensed("WDR")
+        self.move_commanded = True
         self.run()
         moved = float(text) * VOLUME_UNITS_ML[unit]
         return moved if volume_ml > 0 else -moved

@@ -348,3 +348,17 @@ def test_read_during_move_does_not_race(ne_pump, bench):
     wait(st)
     t.join(5)
     assert st.success and not errors
+
+
+def test_alarm_pending_before_a_dose_books_nothing(ne_pump, bench):
+    pump, view = ne_pump(rate_ml_min=8)
+    assert wait(pump.set(1.0)).success
+    view.inject("power_loss")           # while idle: alarm R waits for the next command
+    view.clear()
+    with pytest.raises(PumpAlarm) as err:
+        wait(pump.set(0.5)).wait(1)
+    assert err.value.code == "R"
+    assert pump.remaining.get() == pytest.approx(9.0)   # not 8.5, not 8.0
+    assert bench.world.added["pump_cd"] == pytest.approx(1.0)
+    assert wait(pump.set(0.5)).success                   # the alarm was acknowledged
+    assert pump.remaining.get() == pytest.approx(8.5)
