@@ -1,9 +1,388 @@
-from .base import Process
+"""CdTe magic-sized clusters and their reaction zones (SCIENCE.md C).
+
+Species (amounts in mol of Te units, whole flask):
+
+======  ===================================================================
+Te      TOPTe not yet reacted
+I       Cd–Te monomer / pre-nucleation clusters (invisible)
+P       the broad ≈ 430 nm precursor complex (forms when amine is lacking)
+M449    magic-sized clusters, 449 / 405 nm (non-emissive)
+M469    second magic-sized family, 469 / 427 nm
+Q       CdTe quantum dots (broad band 490–550 nm, the PL of the system)
+M480    weak sharp ≈ 480 nm species (only at high temperature)
+M550    weak sharp ≈ 550 nm species (only at high temperature)
+lost    Te lost to a side reaction (TOPTe decomposition; invisible)
+======  ===================================================================
+
+Reactions (rates per second; ``c_X`` the concentration of X in M):
+
+``Te → I``
+    ``k1 · A(T) · [TOP]/0.424 M · 1/(1 + ([OAm]/0.6 M)²) · Cd/(Cd + 0.02 Te₀)``.
+    TOP activates TOPTe (no added TOP: nothing happens; more: faster); amine
+    binds Cd and slows it (25 → 50 mmol slower); Cd:Te 0.6 and 1.2 react at the
+    same rate, 0.6 running out of Cd.  ``A(T)`` is a precursor-activation step
+    switching on between 60 and 80 °C (logistic, mid 70 °C, width 4 °C) times a
+    weak Arrhenius term (20 kJ/mol): nothing at 50 °C in a day, only ≈ 2×
+    faster at 150 °C than at 100 °C, as the published timings require.
+``Te → lost``
+    ``k_side`` (τ ≈ 10 h): the competing loss that makes slower conditions give
+    *lower* MSC yields as well (TOP and OAm rows: "rate and yield").
+``I → M449``
+    nucleation-limited: ``k2 · I · s⁶/(1 + s⁶) · OAm_free/(OAm_free + K)`` with
+    ``s = I/I_c`` (I_c = 35 % of the standard 20 mM): the monomer builds up
+    before clusters appear (ODE: none at 0.5 h, sharp 449 nm at 1 h; TOP 5 mmol:
+    only after 4 h).  Each cluster unit binds ``N_OAM`` = 12 OAm, so 6 mmol
+    OAm runs out (449 + 430 mixture) while ≥ 12.6 mmol suffices for 1 mmol Te
+    (pure MSC) — the published zone boundary.
+``I → P``
+    ``k_P · I`` (τ ≈ 20 h): without free amine the monomer slowly becomes the
+    broad 430 nm complex (OAm 0: it "grows for 24 h").
+``M449 → M469``
+    ``k3 · (solv + 0.55·ex²)`` with ``ex`` the Cd excess over Te (per standard
+    Te): ODE/octane convert (≈ 3 h), toluene does not — except with excess Cd
+    (Cd:Te 2.4 partly, 4.8 faster than the clusters form: no 449 at all).
+``M449 → Q``, ``M469 → Q``
+    ``k4 · (solv + 0.09·ex²)`` (QDs minor at 100 °C, dominant at 150 °C: Ea
+    90 kJ/mol) and ``k4b`` (Ea 180 kJ/mol: 469 is stable at 100 °C, dissolves
+    at 150 °C).  Above ≈ 130 °C 8 % each of the QD-bound flux is trapped as
+    the weak sharp 480 and 550 nm species.
+
+QD size and PL: new QDs appear at ``D_start`` and relax to ``D_end`` (both
+from the published band positions: 490 → 522 nm at 100 °C in ODE, 530 → 550
+nm at 150 °C, +0.16 nm per unit Cd excess), with a relative dispersion
+relaxing to 7 % at 100 °C (PL narrows and brightens) and 25 % at 150 °C; the
+PL sits ``0.045 + 1.1·(σ_rel − 0.10)₊`` eV below the QD band (500 → 532 nm at
+100 °C; 547 → ≈ 600 nm at 150 °C) with a quantum yield rising from 5 % to 30 %
+(τ 6 h).
+
+Optics: MSC lines as Gaussians (σ 0.045 eV; ε 2000 L mol⁻¹ cm⁻¹ per Te unit
+at E1, E2 60 % of E1), the 430 nm complex as a broad band (σ 0.16 eV, ε 700),
+QDs through the CdTe sizing curve and extinction of Yu et al.
+
+All rate constants are calibrated to the zones table and timeline of SCIENCE.md
+C at the standard concentrations (see :mod:`.fidelity`); they are not
+mechanistic values.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import spectra
+from .base import Process, clamp_nonnegative, rk4, step_from_rates
+from .materials import HC_EV_NM, SEMICONDUCTORS, arrhenius
+
+HOUR = 3600.0
+TE_STANDARD_M = 0.020                 # 1 mmol Te in 50 mL
+TOP_STANDARD_M = 21.2e-3 / 0.050      # 0.424 M
+OAM_INHIBITION_M = 0.6
+K1_PER_H = 2.2                        # at 100 °C, full activation, standard TOP, no OAm
+K1_EA = 10.0
+ACTIVATION_MID_C, ACTIVATION_WIDTH_C = 70.0, 4.0
+K_SIDE_PER_H = (0.10, 40.0)           # (at 100 °C, Ea)
+K2_PER_H = 12.0
+CLUSTER_GROWTH = 1.0
+TOP_ORDER = 1.5
+QD_AUTOCATALYSIS = 0.1
+K_AUTO_PER_H = (0.02, 100.0)
+EX_ORDER = 8
+I_CRITICAL = 0.45                     # × standard Te concentration
+OAM_HALF_MOL = 0.5e-3
+N_OAM = 12.0
+K_P_PER_H = 0.05
+K3_PER_H = (0.10, 0.0)
+K4_PER_H = (0.06, 30.0)
+K4B_PER_H = (2.0, 180.0, 150.0)
+EX_CONVERSION, EX_QD = 0.014, 0.09
+SOLVENT_CONVERSION = {"ODE": 1.0, "octane": 1.0, "toluene": 0.0}
+MINOR_SPECIES_FRACTION = 0.08
+MINOR_MID_C = 130.0
+# QD size (nm) and dispersion targets
+QD_D_START = {100.0: 2.04, 150.0: 2.98}     # 490 nm, 530 nm
+QD_D_END = {100.0: 2.85, 150.0: 3.24}       # 522 nm, 550 nm
+QD_D_START_PER_EX, QD_D_END_PER_EX = 0.15, 0.013
+QD_RELAX_PER_H = (0.20, 0.15)               # 1/h at 100 and 150 °C
+QD_SIGMA_START, QD_SIGMA_END = 0.12, {100.0: 0.07, 150.0: 0.25}
+QD_QY_START, QD_QY_END, QD_QY_TAU_H = 0.05, 0.30, 6.0
+# optics
+MSC_LINES = {  # species: (E1 nm, E2 nm, E2/E1)
+    "M449": (449.0, 405.0, 0.6), "M469": (469.0, 427.0, 0.6),
+    "M480": (480.0, 440.0, 0.5), "M550": (550.0, 505.0, 0.5)}
+MSC_SIGMA_EV = 0.055
+MSC_EPSILON = 2000.0
+P_NM, P_SIGMA_EV, P_EPSILON = 430.0, 0.16, 700.0
+
+_SPECIES = ("Te", "I", "P", "M449", "M469", "Q", "M480", "M550", "lost")
+_IDX = {s: i for i, s in enumerate(_SPECIES)}
+_EXTRA = ("D", "sigma", "age")       # QD diameter, relative dispersion, QD age (h-weighted)
+
+
+def _interp_t(table: dict, temperature_c: float) -> float:
+    (t0, v0), (t1, v1) = sorted(table.items())
+    f = min(1.0, max(0.0, (temperature_c - t0) / (t1 - t0)))
+    return v0 + f * (v1 - v0)
+
+
+def _logistic(x: float) -> float:
+    if x < -60:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 class MSCProcess(Process):
+    """CdTe magic-sized clusters, precursor complex and QDs."""
+
     name = "msc"
 
-    def __init__(self, *args):
-        pass
-def charge_msc(model, o): raise NotImplementedError
+    def __init__(self):
+        self.y = [0.0] * (len(_SPECIES) + len(_EXTRA))
+        self.y[len(_SPECIES)] = 2.0
+        self.y[len(_SPECIES) + 1] = QD_SIGMA_START
+        self.te0_mol = 0.0
+        self.charged = False
+
+    # -- helpers --------------------------------------------------------------------------
+    def amount(self, species: str) -> float:
+        return self.y[_IDX[species]]
+
+    def _conditions(self, model):
+        liq = model.liquid
+        litres = max(liq.volume_ml, 1e-3) * 1e-3
+        main = liq.main_solvent()
+        fr = liq.fractions()
+        # the bulk hydrocarbon solvent decides (the 2 mL ODE of the Cd stock does not)
+        bulk = [k for k in sorted(fr, key=fr.get, reverse=True) if k in SOLVENT_CONVERSION]
+        solv = SOLVENT_CONVERSION[bulk[0]] if bulk else SOLVENT_CONVERSION.get(main, 0.5)
+        return litres, solv
+
+    def on_dose(self, model, species: str) -> None:
+        if species == "Te":
+            te = model.liquid.get("Te")
+            if te > 0:
+                self.y[_IDX["Te"]] += te
+                self.te0_mol += te
+                model.liquid.mol["Te"] = 0.0
+                self.charged = True
+
+    def active(self, model) -> bool:
+        if not self.charged:
+            return False
+        y = self.y
+        return (y[_IDX["Te"]] > 1e-12 or y[_IDX["I"]] > 1e-12 or y[_IDX["M449"]] > 1e-12
+                or y[_IDX["M469"]] > 1e-12 or y[_IDX["Q"]] > 1e-12)
+
+    # -- kinetics --------------------------------------------------------------------------
+    def _make_deriv(self, model):
+        litres, solv = self._conditions(model)
+        liq = model.liquid
+        cd_total = liq.get("Cd")
+        top_m = liq.get("TOP") / litres
+        oam_total = liq.get("OAm")
+        te_std_mol = TE_STANDARD_M * litres
+        ex = max(0.0, (cd_total - self.te0_mol) / te_std_mol)
+        f_top = (top_m / TOP_STANDARD_M) ** TOP_ORDER
+        f_oam = 1.0 / (1.0 + (oam_total / litres / OAM_INHIBITION_M) ** 2)
+        conv_factor = solv + EX_CONVERSION * ex ** EX_ORDER
+        qd_factor = solv + EX_QD * ex ** 2
+        qd_from_469 = EX_QD * ex ** 2
+        i_crit = I_CRITICAL * te_std_mol
+        n_species = len(_SPECIES)
+
+        def deriv(y, temp):
+            te, i_, p, m449, m469, q, m480, m550, _ = (v if v > 0 else 0.0 for v in y[:n_species])
+            d_q, sig, age = y[n_species:]
+            d = [0.0] * len(y)
+            act = _logistic((temp - ACTIVATION_MID_C) / ACTIVATION_WIDTH_C)
+            cd_free = max(cd_total - (i_ + p + m449 + m469 + q + m480 + m550), 0.0)
+            f_cd = cd_free / (cd_free + 0.02 * te_std_mol)
+            r1 = (K1_PER_H / HOUR) * arrhenius(1.0, K1_EA, temp, 100.0) * act * f_top * f_oam * f_cd * te
+            r_side = arrhenius(K_SIDE_PER_H[0] / HOUR, K_SIDE_PER_H[1], temp, 100.0) * te
+            bound = N_OAM * (m449 + m469)
+            oam_free = max(oam_total - bound, 0.0)
+            s6 = (i_ / i_crit) ** 6 if i_crit > 0 else 0.0
+            # nucleation above I_c, then growth onto the clusters already there
+            seeded = s6 / (1.0 + s6) + CLUSTER_GROWTH * (m449 + m469) / te_std_mol
+            r2 = (K2_PER_H / HOUR) * i_ * seeded * oam_free / (oam_free + OAM_HALF_MOL)
+            # monomer also feeds growing QDs (hot: the clusters may all be gone)
+            r_qi = (K2_PER_H / HOUR) * CLUSTER_GROWTH * i_ * q / te_std_mol
+            r_p = (K_P_PER_H / HOUR) * i_
+            r3 = arrhenius(K3_PER_H[0] / HOUR, K3_PER_H[1], temp, 100.0) * conv_factor * m449
+            k4 = arrhenius(K4_PER_H[0] / HOUR, K4_PER_H[1], temp, 100.0)
+            # hot QDs ripen at the expense of the clusters: autocatalytic in the QD amount
+            k_auto = arrhenius(K_AUTO_PER_H[0] / HOUR, K_AUTO_PER_H[1], temp, 100.0)
+            r4 = (k4 + k_auto * q / (QD_AUTOCATALYSIS * te_std_mol)) * qd_factor * m449
+            # the 469 family dissolves into QDs when hot, or with excess Cd
+            r4b = (arrhenius(K4B_PER_H[0] / HOUR, K4B_PER_H[1], temp, K4B_PER_H[2])
+                   + k4 * qd_from_469) * m469
+            minor = MINOR_SPECIES_FRACTION * _logistic((temp - MINOR_MID_C) / 5.0)
+            to_q = (r4 + r4b) * (1.0 - 2.0 * minor) + r_qi
+            d[0] = -r1 - r_side
+            d[1] = r1 - r2 - r_p - r_qi
+            d[2] = r_p
+            d[3] = r2 - r3 - r4
+            d[4] = r3 - r4b
+            d[5] = to_q
+            d[6] = (r4 + r4b) * minor
+            d[7] = (r4 + r4b) * minor
+            d[8] = r_side
+            # QD size: new material enters at D_start, the ensemble relaxes to D_end
+            d_start = _interp_t(QD_D_START, temp) + QD_D_START_PER_EX * ex
+            d_end = _interp_t(QD_D_END, temp) + QD_D_END_PER_EX * ex
+            relax = _interp_t({100.0: QD_RELAX_PER_H[0], 150.0: QD_RELAX_PER_H[1]}, temp) / HOUR
+            if q > 1e-15:
+                inflow = to_q / q
+                d[n_species] = relax * (d_end - d_q) + inflow * (d_start - d_q)
+                d[n_species + 1] = relax * (_interp_t(QD_SIGMA_END, temp) - sig) + inflow * (
+                    QD_SIGMA_START - sig)
+                d[n_species + 2] = 1.0 / HOUR - inflow * age
+            else:
+                d[n_species] = 0.0
+                # before any QD exists their would-be size tracks the starting size
+                d[n_species] = (d_start - d_q) / 60.0
+            return d
+
+        return deriv
+
+    def step_limit_s(self, model, temperature_c: float) -> float:
+        dy = self._make_deriv(model)(self.y, temperature_c)
+        scale = max(self.te0_mol, 1e-12)
+        atol = [0.01 * scale] * len(_SPECIES) + [0.05, 0.01, 0.5]
+        return step_from_rates(self.y, dy, atol, fraction=0.03, floor_s=0.5, ceiling_s=1800.0)
+
+    def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
+        y = rk4(self._make_deriv(model), self.y, dt_s, t0_c, tmid_c, t1_c)
+        n = len(_SPECIES)
+        self.y = clamp_nonnegative(y[:n]) + y[n:]
+
+    def scale(self, keep: float) -> None:
+        n = len(_SPECIES)
+        for i in range(n):
+            self.y[i] *= keep
+        self.te0_mol *= keep
+
+    # -- optics -----------------------------------------------------------------------------
+    def _qd(self, model):
+        n = len(_SPECIES)
+        q = self.y[_IDX["Q"]]
+        d_q, sig, age = self.y[n:]
+        d_q = max(d_q, 1.4)
+        units = SEMICONDUCTORS["CdTe"].units_in_sphere(d_q / 2.0)
+        return q, d_q, sig, age, units
+
+    def bands(self, model) -> list:
+        if not self.charged:
+            return []
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        out = []
+        for sp, (e1, e2, rel) in MSC_LINES.items():
+            c = self.y[_IDX[sp]] / litres
+            if c > 0:
+                a = MSC_EPSILON * c
+                out.append(spectra.gaussian(HC_EV_NM / e1, MSC_SIGMA_EV, a))
+                out.append(spectra.gaussian(HC_EV_NM / e2, MSC_SIGMA_EV * 1.3, a * rel))
+        c_p = self.y[_IDX["P"]] / litres
+        if c_p > 0:
+            out.append(spectra.gaussian(HC_EV_NM / P_NM, P_SIGMA_EV, P_EPSILON * c_p))
+        q, d_q, sig, _, units = self._qd(model)
+        if q > 0:
+            b, _, _ = spectra.nanocrystal_bands("CdTe", d_q, sig * d_q / 2.0, q / units / litres,
+                                                {"CdTe": q / litres})
+            out += b
+        return out
+
+    def qd_e1_nm(self) -> float:
+        n = len(_SPECIES)
+        return spectra.e1_nm(max(self.y[n], 1.4), "CdTe")
+
+    def qd_pl_ev(self) -> float:
+        n = len(_SPECIES)
+        sig = self.y[n + 1]
+        stokes = 0.045 + 1.1 * max(0.0, sig - 0.10)
+        return HC_EV_NM / self.qd_e1_nm() - stokes
+
+    def qd_quantum_yield(self) -> float:
+        age = self.y[len(_SPECIES) + 2]
+        return QD_QY_END - (QD_QY_END - QD_QY_START) * math.exp(-age / QD_QY_TAU_H)
+
+    def emission_lines(self, model, excitation_nm: float) -> list:
+        if not self.charged:
+            return []
+        q, d_q, sig, _, units = self._qd(model)
+        if q <= 0:
+            return []
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        b, _, sigma = spectra.nanocrystal_bands("CdTe", d_q, sig * d_q / 2.0,
+                                                q / units / litres, {"CdTe": q / litres})
+        absorbed = spectra.absorbance_at(b, excitation_nm)
+        return [("g", self.qd_pl_ev(), sigma, absorbed * self.qd_quantum_yield())]
+
+    def zone_evidence(self, model, dilution: float = 101.0) -> dict:
+        """Peak absorbance of each species in a diluted aliquot (1 cm), and the QD PL.
+
+        ``dilution`` 101 is SCIENCE.md C's 50 µL into 5 mL toluene.
+        """
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        ev = {}
+        for sp in MSC_LINES:
+            ev[sp] = MSC_EPSILON * self.y[_IDX[sp]] / litres / dilution
+        ev["P430"] = P_EPSILON * self.y[_IDX["P"]] / litres / dilution
+        q, d_q, sig, _, units = self._qd(model)
+        if q > 0:
+            b, _, _ = spectra.nanocrystal_bands("CdTe", d_q, sig * d_q / 2.0,
+                                                q / units / litres / dilution,
+                                                {"CdTe": q / litres / dilution})
+            ev["QD"] = spectra.extinction_e1(d_q, "CdTe") * q / units / litres / dilution
+            ev["QD_PL"] = spectra.absorbance_at(b, 405.0) * self.qd_quantum_yield()
+        else:
+            ev["QD"] = 0.0
+            ev["QD_PL"] = 0.0
+        return ev
+
+    def state(self, model) -> dict:
+        if not self.charged:
+            return {}
+        out = {f"{sp}_mmol": self.y[_IDX[sp]] * 1e3 for sp in _SPECIES}
+        out["te0_mmol"] = self.te0_mol * 1e3
+        out["qd_e1_nm"] = self.qd_e1_nm()
+        out["qd_pl_nm"] = HC_EV_NM / self.qd_pl_ev()
+        out["qd_sigma_rel"] = self.y[len(_SPECIES) + 1]
+        out["qd_quantum_yield"] = self.qd_quantum_yield()
+        out["zone_evidence"] = self.zone_evidence(model)
+        return out
+
+
+def charge_msc(model, o: dict) -> dict:
+    """Recipe ``C_cdte_msc`` (SCIENCE.md C standard, one coordinate changed at a time).
+
+    Options: ``solvent`` (``"ODE"``; ``"toluene"``, ``"octane"``), ``top_mmol`` (21.2),
+    ``oam_mmol`` (37.4), ``cd_te_ratio`` (1.2), ``te_mmol`` (1.0), ``total_ml`` (50).
+    Te is 1 mL 1 M TOPTe, Cd(oleate)₂ 0.6 M in ODE; the solvent makes up the
+    volume.  The temperature comes from the mantle.
+    """
+    from .recipes import NEAT_MOL_L, _check, add_neat
+
+    o = _check("C_cdte_msc", o, {"solvent": "ODE", "top_mmol": 21.2, "oam_mmol": 37.4,
+                                 "cd_te_ratio": 1.2, "te_mmol": 1.0, "total_ml": 50.0})
+    model.use_flask(o.get("flask_ml", 100.0))
+    proc = model.msc
+    top_ml = o["top_mmol"] / NEAT_MOL_L["TOP"]
+    oam_ml = o["oam_mmol"] / NEAT_MOL_L["OAm"]
+    cd_mmol = o["cd_te_ratio"] * o["te_mmol"]
+    cd_ml = cd_mmol / 0.6
+    te_ml = o["te_mmol"] / 1.0
+    if top_ml > 0:
+        add_neat(model, "TOP", top_ml)
+    if oam_ml > 0:
+        add_neat(model, "OAm", oam_ml)
+    model.liquid.add_solvent("ODE", cd_ml)           # Cd(oleate)₂ stock in ODE
+    model.liquid.add_species("Cd", cd_mmol * 1e-3)
+    model.liquid.add_solvent("TOP", te_ml)           # 1 M TOPTe: the TOP carrier, no free TOP
+    rest = o["total_ml"] - model.liquid.volume_ml
+    if rest < 0:
+        raise ValueError(f"C_cdte_msc: ligands and stocks already fill {model.liquid.volume_ml:.1f} mL "
+                         f"> total {o['total_ml']} mL")
+    model.liquid.add_solvent(o["solvent"], rest)
+    proc.y[_IDX["Te"]] += o["te_mmol"] * 1e-3
+    proc.te0_mol += o["te_mmol"] * 1e-3
+    proc.charged = True
+    return o

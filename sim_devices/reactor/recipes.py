@@ -56,9 +56,10 @@ from __future__ import annotations
 from .materials import SEMICONDUCTORS
 from .nanocrystals import NUCLEUS_SIGMA_NM, Population
 
-#: densities (mol/L) of neat liquid ligands, to convert between mL and mmol
-NEAT_MOL_L = {"OAm": 0.813 / 267.5 * 1000, "TOP": 0.831 / 370.6 * 1000,
-              "oleic_acid": 0.895 / 282.5 * 1000}
+#: mol/L of the neat liquid ligands as sold, to convert between mL and mmol: OAm is
+#: technical grade (70 %; SCIENCE.md C: 17.6 mL = 37.4 mmol), TOP 97 % (10 mL = 21.2
+#: mmol), oleic acid 90 %
+NEAT_MOL_L = {"OAm": 37.4 / 17.6, "TOP": 21.2 / 10.0, "oleic_acid": 0.9 * 0.895 / 282.5 * 1000}
 
 
 def _check(name: str, opts: dict, defaults: dict) -> dict:

@@ -61,10 +61,10 @@ HOMOGENEOUS_SIGMA_EV = 0.025
 
 # Fast inverse sizing curves: tabulate D(λ) (monotonic over these ranges) once and
 # interpolate, instead of a root-find per call.  The ranges extend the published
-# fit ranges a little (CdS down to 300 nm = 1.39 nm, CdTe down to 440 nm) so
+# fit ranges a little (CdS down to 290 nm, CdTe down to 470 nm) so
 # that nuclei and the smallest QDs still get a wavelength; the extrapolated part
 # is flagged in the population's state.
-_TABLE_RANGE_NM = {"CdS": (290.0, 480.0), "CdSe": (440.0, 660.0), "CdTe": (440.0, 720.0)}
+_TABLE_RANGE_NM = {"CdS": (290.0, 480.0), "CdSe": (440.0, 660.0), "CdTe": (470.0, 720.0)}
 _TABLES: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
