@@ -203,8 +203,10 @@ class MSCProcess(Process):
             # nucleation above I_c, then growth onto the clusters already there
             seeded = s6 / (1.0 + s6) + CLUSTER_GROWTH * (m449 + m469) / te_std_mol
             r2 = (K2_PER_H / HOUR) * i_ * seeded * oam_free / (oam_free + OAM_HALF_MOL)
-            # monomer also feeds growing QDs (hot: the clusters may all be gone)
-            r_qi = (K2_PER_H / HOUR) * CLUSTER_GROWTH * i_ * q / te_std_mol
+            # hot, monomer also feeds the growing QDs (the clusters may all be gone)
+            minor = MINOR_SPECIES_FRACTION * _logistic((temp - MINOR_MID_C) / 5.0)
+            r_qi = ((K2_PER_H / HOUR) * CLUSTER_GROWTH * i_ * q / te_std_mol
+                    * minor / MINOR_SPECIES_FRACTION)
             r_p = (K_P_PER_H / HOUR) * i_
             r3 = arrhenius(K3_PER_H[0] / HOUR, K3_PER_H[1], temp, 100.0) * conv_factor * m449
             k4 = arrhenius(K4_PER_H[0] / HOUR, K4_PER_H[1], temp, 100.0)
@@ -214,7 +216,6 @@ class MSCProcess(Process):
             # the 469 family dissolves into QDs when hot, or with excess Cd
             r4b = (arrhenius(K4B_PER_H[0] / HOUR, K4B_PER_H[1], temp, K4B_PER_H[2])
                    + k4 * qd_from_469) * m469
-            minor = MINOR_SPECIES_FRACTION * _logistic((temp - MINOR_MID_C) / 5.0)
             to_q = (r4 + r4b) * (1.0 - 2.0 * minor) + r_qi
             d[0] = -r1 - r_side
             d[1] = r1 - r2 - r_p - r_qi
