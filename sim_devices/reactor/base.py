@@ -57,14 +57,14 @@ def rk4(deriv, y: list, h: float, t0_c: float, tmid_c: float, t1_c: float,
     """
     if k1 is None:
         k1 = deriv(y, t0_c)
-    y2 = [a + 0.5 * h * b for a, b in zip(y, k1)]
+    y2 = [a + 0.5 * h * b for a, b in zip(y, k1, strict=False)]
     k2 = deriv(y2, tmid_c)
-    y3 = [a + 0.5 * h * b for a, b in zip(y, k2)]
+    y3 = [a + 0.5 * h * b for a, b in zip(y, k2, strict=False)]
     k3 = deriv(y3, tmid_c)
-    y4 = [a + h * b for a, b in zip(y, k3)]
+    y4 = [a + h * b for a, b in zip(y, k3, strict=False)]
     k4 = deriv(y4, t1_c)
     h6 = h / 6.0
-    return [a + h6 * (b + 2.0 * c + 2.0 * d + e) for a, b, c, d, e in zip(y, k1, k2, k3, k4)]
+    return [a + h6 * (b + 2.0 * c + 2.0 * d + e) for a, b, c, d, e in zip(y, k1, k2, k3, k4, strict=False)]
 
 
 def step_from_rates(y: list, dy: list, atol: list, fraction: float = 0.05,
@@ -75,7 +75,7 @@ def step_from_rates(y: list, dy: list, atol: list, fraction: float = 0.05,
     (so a species being created from nothing does not force tiny steps forever).
     """
     h = ceiling_s
-    for a, b, tol in zip(y, dy, atol):
+    for a, b, tol in zip(y, dy, atol, strict=False):
         if b != 0.0:
             h = min(h, fraction * (abs(a) + tol) / abs(b))
     return max(h, floor_s)

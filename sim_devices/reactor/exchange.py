@@ -106,16 +106,16 @@ class AlloyState:
         return self.pop.core_units_mol
 
     def x_mean(self) -> float:
-        return sum(v * x for v, x in zip(self.vfrac, self.x))
+        return sum(v * x for v, x in zip(self.vfrac, self.x, strict=False))
 
     def x_effective(self) -> float:
-        w = [v * (1.0 + LOCALISATION * x) for v, x in zip(self.vfrac, self.x)]
-        return sum(wi * x for wi, x in zip(w, self.x)) / sum(w)
+        w = [v * (1.0 + LOCALISATION * x) for v, x in zip(self.vfrac, self.x, strict=False)]
+        return sum(wi * x for wi, x in zip(w, self.x, strict=False)) / sum(w)
 
     def inhomogeneity(self) -> float:
         """Surface-layer minus inner-half composition (0 homogeneous, 1 HgSe on CdSe)."""
         inner_v = self.vfrac[: SHELLS // 2]
-        inner = sum(v * x for v, x in zip(inner_v, self.x[: SHELLS // 2])) / max(sum(inner_v), 1e-12)
+        inner = sum(v * x for v, x in zip(inner_v, self.x[: SHELLS // 2], strict=False)) / max(sum(inner_v), 1e-12)
         return min(1.0, max(0.0, self.x[-1] - inner))
 
     def ag_per_cd(self) -> float:
@@ -215,7 +215,6 @@ class ExchangeProcess(Process):
 
     def _make_deriv(self, model):
         alloy = self.alloy
-        pop = alloy.pop
         sites = max(alloy.sites_mol(), 1e-30)
         edges = alloy.edges
         vf = alloy.vfrac
@@ -285,7 +284,7 @@ class ExchangeProcess(Process):
         y = clamp_nonnegative(y)
         self.alloy.x = [min(1.0, v) for v in y[:SHELLS]]
         liq = model.liquid
-        for name, v in zip(("Hg", "Ag"), y[SHELLS:SHELLS + 2]):
+        for name, v in zip(("Hg", "Ag"), y[SHELLS:SHELLS + 2], strict=False):
             liq.mol[name] = v
         self.alloy.ag_mol = y[SHELLS + 2]
         liq.mol["Cd_released"] = y[SHELLS + 3]

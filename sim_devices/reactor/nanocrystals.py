@@ -386,10 +386,10 @@ class NanocrystalProcess(Process):
 
     def _unpack(self, y, liquid) -> None:
         y = clamp_nonnegative(y)
-        for name, v in zip(_FREE, y):
+        for name, v in zip(_FREE, y, strict=False):
             if v > 0 or name in liquid.mol:
                 liquid.mol[name] = v
-        for m, v in zip(_MONOMERS, y[len(_FREE):_HEAD]):
+        for m, v in zip(_MONOMERS, y[len(_FREE):_HEAD], strict=False):
             self.monomer_mol[m] = v
         for i, p in enumerate(self.populations):
             (p.n_mol, p.core_units_mol, p.cds_shell_mol, p.zns_shell_mol, p.sigma_nm,
@@ -413,7 +413,7 @@ class NanocrystalProcess(Process):
                  for m in ("CdS", "CdSe")}
         c_crit = [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
         g_mat = [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
-        lam_per_area = max(g / c for g, c in zip(g_mat, c_crit))
+        lam_per_area = max(g / c for g, c in zip(g_mat, c_crit, strict=False))
         four_pi_na = 4.0 * math.pi * AVOGADRO * 1e-18
         self._last_lambda = 0.0
 
@@ -586,7 +586,7 @@ class NanocrystalProcess(Process):
         self._cached = None
         # the next step's limit from this step's mean rates (saves a derivative evaluation);
         # any outside change (dose, withdrawal, new population) discards it
-        mean_rate = [(b - a) / dt_s for a, b in zip(y0, y)]
+        mean_rate = [(b - a) / dt_s for a, b in zip(y0, y, strict=False)]
         self._next_limit = (self._limit(y, mean_rate, model.liquid)
                             if len(self.populations) == npop else None)
         self._unpack(y, model.liquid)
@@ -634,7 +634,7 @@ class NanocrystalProcess(Process):
             free *= 1.0 - math.exp(-act * k_int)
             areas = [p.surface_area_m2() for p in pops]
             total_area = sum(areas)
-            for p, a in zip(pops, areas):
+            for p, a in zip(pops, areas, strict=False):
                 r = p.radius_nm
                 cap = SURFACE_CAPACITY_ML * p.n_mol * FOUR_PI_3 * ((r + t_ml) ** 3 - r ** 3) / v_cds
                 room = max(0.0, cap - p.ads_cd_mol - p.ads_zn_mol)

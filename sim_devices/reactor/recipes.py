@@ -52,7 +52,6 @@ the fidelity report use it) and ``flask_ml``.
 
 from __future__ import annotations
 
-
 from .materials import SEMICONDUCTORS
 from .nanocrystals import NUCLEUS_SIGMA_NM, Population
 
