@@ -69,6 +69,7 @@ from contextlib import contextmanager
 
 from ophyd import Component as Cpt
 from ophyd import Device
+
 from photoreactor.devices.common.errors import (
     InstrumentAlarm,
     InstrumentError,
@@ -259,9 +260,13 @@ class Mantle(Device):
             if not self._heater_cmd or sp is None or sp - pv <= self.stale_gap_c:
                 self._progress = None
                 return
+            # keyed on the move's target, not the controller setpoint, so that the
+            # steps of a host-side ramp do not restart the clock
+            key = self._target_c if self._target_c is not None else sp
             p = self._progress
-            if p is None or p["sp"] != sp:
-                self._progress = {"sp": sp, "last": pv, "changed": now, "best": pv, "rose": now}
+            if p is None or p["key"] != key:
+                self._progress = {"key": key, "last": pv, "changed": now, "best": pv,
+                                  "rose": now}
                 return
             if pv != p["last"]:
                 p["last"], p["changed"] = pv, now
@@ -289,6 +294,8 @@ class Mantle(Device):
         target = self._check_target(value)
         with self._control:
             self._write_controller_setpoint(target)
+            with self._state:
+                self._target_c = target
 
     def _write_controller_setpoint(self, value_c: float) -> None:
         self.driver.set_setpoint_c(value_c)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import struct
 
-import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 import pytest
+
+import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 from photoreactor.devices.common.errors import InstrumentTimeout
 from photoreactor.devices.common.transport import open_serial
 from photoreactor.sim_devices.bench import SimBench

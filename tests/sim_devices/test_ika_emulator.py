@@ -3,8 +3,9 @@ across clock jumps, watchdog on virtual time, and its instrument faults."""
 
 from __future__ import annotations
 
-import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 import pytest
+
+import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 from photoreactor.devices.common.errors import InstrumentTimeout
 from photoreactor.devices.common.transport import open_serial
 from photoreactor.sim_devices.bench import SimBench

@@ -8,8 +8,9 @@ Skipped until the physical model is importable.
 
 from __future__ import annotations
 
-import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 import pytest
+
+import photoreactor.sim_devices  # noqa: F401  (sim:// scheme)
 from photoreactor.sim_devices.bench import SimBench, make_world
 
 reactor = pytest.importorskip("photoreactor.sim_devices.reactor")

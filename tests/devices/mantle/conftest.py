@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import photoreactor.sim_devices  # noqa: F401  (registers the sim:// serial scheme)
 import pytest
+
+import photoreactor.sim_devices  # noqa: F401  (registers the sim:// serial scheme)
 from photoreactor.devices.common.transport import open_serial
 from photoreactor.devices.mantle.device import EurothermMantle, IkaMantle
 from photoreactor.devices.mantle.eurotherm import SERIAL_DEFAULTS, EurothermDriver

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+
+from photoreactor.config import ProfileError, load_profile
 from photoreactor.devices.registry import load_all
 from photoreactor.devices.safety import make_all_safe
 from photoreactor.sim_devices.bench import build_bench
-
-from photoreactor.config import ProfileError, load_profile
 
 
 def profile(**mantle):

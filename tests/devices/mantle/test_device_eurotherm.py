@@ -6,6 +6,7 @@ import logging
 import time
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentError,
     InstrumentTimeout,

@@ -6,6 +6,7 @@ import statistics
 import time
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentAlarm,
     InstrumentDisconnected,
@@ -198,10 +199,12 @@ def test_stuck_reading_detected_while_heating(ika_mantle, ika, clock):
     assert not emu.heating
 
 
-def test_heater_stopped_behind_our_back_is_an_alarm(ika_mantle, ika):
+def test_heater_stopped_behind_our_back_is_an_alarm(ika_mantle, ika, world):
     emu, _ = ika
     st = ika_mantle.set(250.0)
-    until(lambda: emu.heating, what="heating on")
+    # (stopped before the flask warms, a noiseless simulated reading would stay at
+    # ambient and read as frozen instead — also a fault, but not this one)
+    until(lambda: world.temperature_c() > 60.0, what="warming up")
     emu.heating = False                         # someone pressed the heater key
     with pytest.raises(InstrumentAlarm, match="not heating"):
         wait(st, 10.0)
@@ -333,4 +336,13 @@ def test_plans_drive_the_mantle(RE, ika_mantle, ika, clock):
     assert len(events) == 3
     assert all(abs(e["data"]["mantle_temperature"] - 150.0) <= 1.0 for e in events)
     RE(bps.mv(ika_mantle.heater_on, 0))
+    assert not emu.heating
+
+
+def test_stuck_reading_detected_during_a_host_side_ramp(ika_mantle, ika):
+    emu, _ = ika
+    wait(ika_mantle.ramp_rate.set(5.0))
+    emu.inject("stuck_reading")
+    with pytest.raises(SensorFault, match="frozen"):
+        wait(ika_mantle.set(200.0))
     assert not emu.heating

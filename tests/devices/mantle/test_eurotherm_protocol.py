@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import InstrumentRejected, SensorFault
 from photoreactor.devices.mantle.eurotherm import EurothermDriver
 from photoreactor.devices.mantle.modbus import crc16
-
 from tests.devices.protocol import expected_serial
 
 H = bytes.fromhex

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -10,7 +11,6 @@ from photoreactor.devices.common.errors import (
     ProtocolError,
 )
 from photoreactor.devices.mantle.ika import IkaNamurDriver, format_number
-
 from tests.devices.protocol import expected_serial
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -12,7 +13,6 @@ from photoreactor.devices.common.errors import (
 )
 from photoreactor.devices.mantle.modbus import ModbusRtu, crc16
 from photoreactor.sim_devices.emulators.eurotherm import _crc16 as emulator_crc16
-
 from tests.devices.protocol import expected_serial
 
 H = bytes.fromhex
