@@ -129,6 +129,8 @@ class ReactorModel(Reactor):
         self.processes = [self.nanocrystals, self.exchange, self.msc, self.clusters,
                           self.photocatalysis]
         self._liquid_version = -1
+        #: a sealed vessel (autoclave) does not reflux: its contents may pass the boiling point
+        self.sealed = False
 
     # -- the chemist's hands ------------------------------------------------------------
     def charge(self, recipe: str | dict, *, fresh: bool = True, **overrides) -> dict:
@@ -254,7 +256,7 @@ class ReactorModel(Reactor):
     def _sync_heat(self) -> None:
         if self._liquid_version != self.liquid.version:
             self.heat.set_contents_heat_capacity(self.liquid.heat_capacity_j_k())
-            self.heat.set_boiling_point(self.liquid.boiling_point_c())
+            self.heat.set_boiling_point(math.inf if self.sealed else self.liquid.boiling_point_c())
             self._liquid_version = self.liquid.version
 
     def _step_limit(self) -> float:
@@ -296,6 +298,9 @@ class ReactorModel(Reactor):
         self._sync_heat()
         t0 = self.heat.contents_c
         tmid, t1 = self.heat.advance(dt, self.heater_power)
+        if self.sealed and t1 > self.liquid.boiling_point_c():
+            self.liquid.warn("sealed-above-bp", "sealed vessel above the boiling point of "
+                             f"{self.liquid.boiling_solvent()}: pressure builds up")
         if self.heat.boiling:
             sol = self.liquid.boiling_solvent()
             self.liquid.warn(f"boiling:{sol}",

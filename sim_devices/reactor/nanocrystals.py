@@ -98,13 +98,13 @@ K_HOM = {  # (k at ref °C in 1/s, Ea kJ/mol, ref °C)
 }
 AMINE_ACTIVATION_PER_M = 100.0
 K_ADS = (0.10, 30.0, 240.0)
-K_ADS_ZN = (0.07, 30.0, 240.0)
-K_SURF = (1.0 / 90.0, 25.0, 240.0)
-K_SURF_ZN = (1.0 / 120.0, 25.0, 240.0)
+K_ADS_ZN = (0.10, 30.0, 240.0)
+K_SURF = (1.0 / 90.0, 10.0, 240.0)
+K_SURF_ZN = (1.0 / 90.0, 10.0, 240.0)
 SURFACE_CAPACITY_ML = 1.1
 #: the surface reaction is amine-activated like the homogeneous one; K_SURF is its value
-#: at the A2 SILAR conditions (2 mL OAm in 8 mL, 0.76 M)
-SURFACE_AMINE_REFERENCE = 1.0 + AMINE_ACTIVATION_PER_M * 0.76
+#: at the A2 SILAR conditions (2 mL technical OAm in 8 mL: 0.53 M)
+SURFACE_AMINE_REFERENCE = 1.0 + AMINE_ACTIVATION_PER_M * 0.53
 #: monomer: critical concentration for nucleation (supersaturation s = c / c_crit),
 #: growth coefficient g (mol m⁻² s⁻¹ per unit s) and nucleation law j0·V·(s − 1)⁴
 MONOMER_CRITICAL_MOL_L = {"CdS": 2.0e-4, "ZnS": 2.0e-4, "CdSe": 4.0e-4}
@@ -123,7 +123,7 @@ EXCITON_LEAKAGE = {("CdS", "ZnS"): 0.13, ("CdSe", "CdS"): 0.65, ("CdSe", "ZnS"):
                    ("CdTe", "CdS"): 0.5, ("CdTe", "ZnS"): 0.10}
 #: photoluminescence: Stokes shift (eV), exciton QY of a bare core, of a ZnS-capped core,
 #: and the Mn²⁺ ⁴T₁→⁶A₁ emission (2.10 eV ≈ 590 nm, σ 0.11 eV)
-STOKES_EV = {"CdS": 0.03, "CdSe": 0.03, "CdTe": 0.05}
+STOKES_EV = {"CdS": 0.01, "CdSe": 0.03, "CdTe": 0.05}
 QY_BARE, QY_SHELLED = 0.05, 0.45
 MN_PL_EV, MN_PL_SIGMA_EV = 2.10, 0.11
 
