@@ -219,8 +219,8 @@ def collect_burst(burst: SpectrumBurst, duration_s: float | None = None, *,
         yield from bps.mv(burst.max_frames, int(max_frames))
     yield from bps.kickoff(burst, wait=True)
     group = short_uid("burst")
-    yield from bps.complete(burst, group=group, wait=False)
     try:
+        yield from bps.complete(burst, group=group, wait=False)
         done = False
         while not done:
             done = yield from bps.wait(group=group, timeout=collect_period_s,

@@ -172,7 +172,8 @@ class JournalReader:
         """True when everything on disk now has been returned (or is unreadable)."""
         if self.corrupt is not None:
             return True
-        return self.offset + len(self._buf) >= os.fstat(self._fh.fileno()).st_size and not self._buf
+        # bytes held in _buf are an incomplete record: still being written, or a torn tail
+        return self.offset + len(self._buf) >= os.fstat(self._fh.fileno()).st_size
 
     @property
     def truncated_tail_bytes(self) -> int:
