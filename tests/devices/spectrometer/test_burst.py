@@ -10,6 +10,7 @@ import bluesky.preprocessors as bpp
 import numpy as np
 import pytest
 from bluesky.utils import FailedStatus
+
 from photoreactor.devices.common.errors import InstrumentTimeout
 from photoreactor.devices.common.timing import WallClock
 from photoreactor.devices.spectrometer.burst import (
