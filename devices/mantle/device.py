@@ -40,11 +40,14 @@ Design decisions
 * **Setpoint verification**: while waiting, the controller's setpoint is read
   back every poll; a value we did not write (power-on reset, front-panel edit)
   raises :class:`InstrumentAlarm` and switches heating off.
-* **stop() vs safe()**: the RunEngine calls ``stop()`` on every device it moved
-  at every pause and at the end of every run, so ``stop()`` only ends the wait
-  and holds the current (validated) setpoint — a finished ``heat_to`` keeps its
-  temperature.  ``safe()`` (and ``heater_on.set(0)``) switches heating off; the
-  experiment wrapper calls it on abort and failure.
+* **stop() vs safe()**: the RunEngine calls ``stop(success=True)`` on every
+  device it moved at every pause and at the end of every run, so ``stop()``
+  only ends the move (its status succeeds, as a positioner's does, so that a
+  paused plan resumes from its checkpoint) and holds the current (validated)
+  setpoint — a finished ``heat_to`` keeps its temperature, a paused heat-up
+  holds where it is.  ``safe()`` (and ``heater_on.set(0)``) switches heating
+  off and fails a running move; the experiment wrapper calls it on abort and
+  failure.
 * **Watchdog** (IKA): ``arm_watchdog(s)`` sends ``OUT_WD1@s``; the controller
   switches heating and stirring off unless refreshed within ``s``.  A ``set()``
   in progress refreshes it (a heat-up may outlast the period); otherwise plans
@@ -90,6 +93,12 @@ RISE_C = 0.1
 BACKSTOP_RATE_C_MIN = 0.1
 #: how long safe() waits for another thread to release the port / control lock
 SAFE_LOCK_WAIT_S = 2.0
+
+
+class _Cancel(threading.Event):
+    """Stops a move; ``success`` says whether its status succeeds or fails."""
+
+    success = False
 
 
 @contextmanager
@@ -421,10 +430,12 @@ class Mantle(Device):
         rate = min(ramp, self.timeout_rate_c_min) if ramp > 0 else self.timeout_rate_c_min
         return abs(gap_c) / rate * 60.0 + float(self.settle_time.get()) + MOVE_MARGIN_S
 
-    def _cancel_move(self) -> None:
+    def _cancel_move(self, success: bool = False) -> None:
+        """End the running move: its status succeeds (``success``) or fails."""
         with self._state:
             cancel, self._cancel = self._cancel, None
         if cancel is not None:
+            cancel.success = success
             cancel.set()
 
     def set(self, value, **kwargs):
@@ -437,7 +448,7 @@ class Mantle(Device):
         target = self._check_target(value)
         self._raise_if_tripped()
         self._cancel_move()
-        cancel = threading.Event()
+        cancel = _Cancel()
         with self._state:
             self._cancel = cancel
             self._target_c = target
@@ -448,13 +459,14 @@ class Mantle(Device):
                              expected_s=backstop_s + MOVE_MARGIN_S,
                              name=f"{self.name}-heat-to-{target:g}")
 
-    def _move(self, target: float, cancel: threading.Event) -> None:
+    def _move(self, target: float, cancel: _Cancel) -> None:
         clock = self.clock
         tol = float(self.tolerance.get())
         settle = float(self.settle_time.get())
         ramp_c_min = float(self.ramp_rate.get())
         with self._control:
-            self._check_cancel(cancel, target)
+            if self._check_cancel(cancel, target):
+                return
             pv0 = self._read_temperature()
             t0 = clock.time()
             deadline = t0 + self._move_timeout_s(target - pv0)
@@ -471,7 +483,8 @@ class Mantle(Device):
                 deadline += absent
             last_poll = now
             with self._control:
-                self._check_cancel(cancel, target)
+                if self._check_cancel(cancel, target):
+                    return
                 self._refresh_watchdog_if_due(now)
                 ramp_done = self._step_ramp(target, now)
                 pv = self._read_temperature()
@@ -492,12 +505,16 @@ class Mantle(Device):
                     "the mantle powered? Heating is still on.")
             clock.sleep(self.poll_s)
 
-    def _check_cancel(self, cancel: threading.Event, target: float) -> None:
-        if cancel.is_set():
-            with self._state:
-                self._ramping = False
-            raise InstrumentError(self.name, f"heating to {target:g} °C was stopped before it "
-                                  "settled")
+    def _check_cancel(self, cancel: _Cancel, target: float) -> bool:
+        """True if the move was stopped successfully (end it); raise if it was aborted."""
+        if not cancel.is_set():
+            return False
+        with self._state:
+            self._ramping = False
+        if cancel.success:
+            return True
+        raise InstrumentError(self.name, f"heating to {target:g} °C was interrupted (safe(), "
+                              "heater off or a new set()) before it settled")
 
     # hooks the controller classes specialise ----------------------------
     def _start_move(self, target: float, pv0: float, ramp_c_min: float, t0: float) -> None:
@@ -522,15 +539,19 @@ class Mantle(Device):
 
     # ----------------------------------------------------------- stop / safe
     def stop(self, *, success: bool = False) -> None:
-        """End a running ``set()`` wait and hold the current setpoint (heating stays on).
+        """End a running ``set()`` and hold the current setpoint (heating stays on).
 
-        Called by the RunEngine at every pause and at the end of every run;
-        use :meth:`safe` (or ``heater_on.set(0)``) to switch heating off.
+        The RunEngine calls ``stop(success=True)`` at every pause and at the end
+        of every run: the move's status then finishes successfully, as an Ophyd
+        positioner's does (a failed status would abort the run on resume), and
+        the plan re-issues the move from its checkpoint.  ``success=False``
+        fails the status.  Use :meth:`safe` (or ``heater_on.set(0)``) to switch
+        heating off.
         """
         with self._state:
             ramping = self._ramping
             self._ramping = False
-        self._cancel_move()
+        self._cancel_move(success=success)
         if ramping:
             try:
                 self._hold()

@@ -243,14 +243,21 @@ def test_over_temperature_alarm(clock, ika):
 
 
 # -- stop / safe ---------------------------------------------------------------
+def test_stop_failing_the_status(ika_mantle, ika):
+    st = ika_mantle.set(200.0)
+    until(lambda: ika[0].heating, what="heating on")
+    ika_mantle.stop(success=False)
+    with pytest.raises(InstrumentError, match="interrupted"):
+        wait(st, 10.0)
+
+
 def test_stop_ends_wait_and_holds_ramp(ika_mantle, ika, clock):
     emu, _ = ika
     wait(ika_mantle.ramp_rate.set(2.0))
     st = ika_mantle.set(200.0)
     until(lambda: emu.sp1_c > 30.0, what="ramp under way")
     ika_mantle.stop(success=True)
-    with pytest.raises(InstrumentError, match="stopped"):
-        wait(st, 10.0)
+    wait(st, 10.0)                               # ended, successfully (like a positioner)
     held = emu.sp1_c
     assert 25.0 < held < 200.0
     assert emu.heating, "stop() holds the current setpoint; only safe() switches off"
@@ -263,7 +270,7 @@ def test_safe_during_move(ika_mantle, ika):
     st = ika_mantle.set(200.0)
     until(lambda: emu.heating, what="heating on")
     ika_mantle.safe()
-    with pytest.raises(InstrumentError):
+    with pytest.raises(InstrumentError, match="interrupted"):
         wait(st, 10.0)
     assert not emu.heating
 
@@ -346,3 +353,25 @@ def test_stuck_reading_detected_during_a_host_side_ramp(ika_mantle, ika):
     with pytest.raises(SensorFault, match="frozen"):
         wait(ika_mantle.set(200.0))
     assert not emu.heating
+
+
+def test_pause_mid_heat_up_then_resume(RE, ika_mantle, ika, world):
+    import threading
+
+    import bluesky.plan_stubs as bps
+    from bluesky.utils import RunEngineInterrupted
+
+    emu, _ = ika
+
+    def pause_when_warm():
+        until(lambda: world.temperature_c() > 80.0, what="warming up")
+        RE.request_pause(defer=False)
+
+    threading.Thread(target=pause_when_warm, daemon=True).start()
+    with pytest.raises(RunEngineInterrupted):
+        RE(bps.mv(ika_mantle, 200.0))
+    assert RE.state == "paused"
+    assert emu.heating, "pausing holds the temperature, it does not switch heating off"
+    RE.resume()
+    assert RE.state == "idle"
+    assert ika_mantle.temperature.get() == pytest.approx(200.0, abs=1.0)
