@@ -454,7 +454,9 @@ class Mantle(Device):
             self._target_c = target
         # wall-clock backstop only (the worker enforces the real deadline): the
         # largest gap at a crawl, so it never fires before the worker's own deadline
-        backstop_s = (self.hard_max_c - self.min_temperature_c) / BACKSTOP_RATE_C_MIN * 60.0
+        cached_ramp = float(self.ramp_rate._readback)     # no I/O on the RunEngine thread
+        crawl = min(BACKSTOP_RATE_C_MIN, cached_ramp) if cached_ramp > 0 else BACKSTOP_RATE_C_MIN
+        backstop_s = (self.hard_max_c - self.min_temperature_c) / crawl * 60.0
         return run_in_thread(self, lambda: self._move(target, cancel), clock=self.clock,
                              expected_s=backstop_s + MOVE_MARGIN_S,
                              name=f"{self.name}-heat-to-{target:g}")
@@ -692,7 +694,8 @@ class EurothermMantle(Mantle):
             wsp = float(self.driver.working_setpoint_c())
             with self._state:
                 self._regulating_to_c = wsp
-                if abs(wsp - (self._written_sp_c or wsp)) < 0.05:
+                written = self._written_sp_c
+                if written is None or abs(wsp - written) < 0.05:
                     self._ramping = False
 
     def _hold(self):
