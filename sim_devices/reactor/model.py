@@ -26,7 +26,7 @@ temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps a
 * ≤ 1 s while a pump flows (a dose lands in 1-s slices) and while the heater
   law is active and the temperature or power is moving (the controller sees
   the probe every second, like real hardware);
-* growing by ×1.5 per quiet step up to 60 s once the regulation is steady
+* growing by ×1.5 per quiet step up to 300 s once the regulation is steady
   (|ΔT| < 0.05 °C and |Δpower| < 0.01 per step), halving when it drifts and
   back to 1 s on a jump (|ΔT| > 0.5 °C or |Δpower| > 0.05: a setpoint change);
 * otherwise set by the chemistry: a few per cent of the fastest relative rate
@@ -68,7 +68,7 @@ from .photocatalysis import PhotocatalysisProcess
 #: sub-step bounds (s): while flows run / while regulation moves, and the steady maximum
 FLOW_STEP_S = 1.0
 HEAT_FINE_STEP_S = 1.0
-HEAT_MAX_STEP_S = 60.0
+HEAT_MAX_STEP_S = 300.0
 QUIET_TEMPERATURE_C = 0.05
 QUIET_POWER = 0.01
 MAX_STEP_S = 3600.0

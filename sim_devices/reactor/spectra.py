@@ -181,10 +181,24 @@ def scattering(absorbance_500nm: float, exponent: float = 1.5) -> tuple:
     return ("s", float(absorbance_500nm), float(exponent))
 
 
+_GRID_CACHE: dict = {}
+
+
 def energy_grid(wavelengths_nm) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelengths, photon energies in eV); cached for a repeated detector grid."""
     wl = np.asarray(wavelengths_nm, dtype=float)
-    with np.errstate(divide="ignore"):
+    if wl.size == 0:
+        return wl, wl.copy()
+    # a detector grid is the same array every read: key on shape, ends and sum
+    key = (wl.shape, float(wl.flat[0]), float(wl.flat[-1]), float(wl.sum()))
+    hit = _GRID_CACHE.get(key)
+    if hit is not None:
+        return wl, hit
+    with np.errstate(divide="ignore", invalid="ignore"):
         e = HC_EV_NM / np.where(wl > 0, wl, np.nan)
+    if len(_GRID_CACHE) > 16:
+        _GRID_CACHE.clear()
+    _GRID_CACHE[key] = e
     return wl, e
 
 
@@ -192,20 +206,31 @@ def render_absorbance(bands, wavelengths_nm) -> np.ndarray:
     """Sum the bands on a wavelength grid (1-cm absorbance)."""
     wl, e = energy_grid(wavelengths_nm)
     out = np.zeros_like(wl)
+    tmp = np.empty_like(wl)
     for band in bands:
         kind = band[0]
         if kind == "g":
             _, e0, s, a = band
             if a == 0.0:
                 continue
-            z = (e - e0) * (1.0 / s)
-            out += a * np.exp(-0.5 * z * z)
+            np.subtract(e, e0, out=tmp)
+            tmp *= 1.0 / s
+            np.square(tmp, out=tmp)
+            tmp *= -0.5
+            np.exp(tmp, out=tmp)
+            tmp *= a
+            out += tmp
         elif kind == "c":
             _, onset, w, plateau = band
             if plateau == 0.0:
                 continue
-            z = np.clip((onset - e) * (1.0 / w), -60.0, 60.0)
-            out += plateau / (1.0 + np.exp(z))
+            # logistic step = (1 + tanh(x/2)) / 2: no overflow, no clipping needed
+            np.subtract(e, onset, out=tmp)
+            tmp *= 0.5 / w
+            np.tanh(tmp, out=tmp)
+            tmp += 1.0
+            tmp *= 0.5 * plateau
+            out += tmp
         elif kind == "s":
             _, a500, n = band
             if a500 == 0.0:
@@ -213,7 +238,9 @@ def render_absorbance(bands, wavelengths_nm) -> np.ndarray:
             out += a500 * (wl * (1.0 / 500.0)) ** (-n)
         else:
             raise ValueError(f"unknown band kind {kind!r}")
-    return np.nan_to_num(out, nan=0.0)
+    if not np.all(wl > 0):
+        out[~(wl > 0)] = 0.0
+    return out
 
 
 def absorbance_at(bands, wavelength_nm: float) -> float:
