@@ -12,9 +12,24 @@ from __future__ import annotations
 import math
 
 from ophyd import Signal
+from ophyd.status import Status
 
 
-class Observable(Signal):
+class Record(Signal):
+    """A value the plan writes and reads back: ``set`` takes effect at once.
+
+    Ophyd's ``Signal.set`` waits until ``get()`` equals the target, which never
+    happens for NaN (NaN != NaN) — a plan recording "no E1 found" would hang.
+    """
+
+    def set(self, value, **kwargs):
+        self.put(value)
+        status = Status(obj=self)
+        status.set_finished()
+        return status
+
+
+class Observable(Record):
     """A plan-computed quantity with units; NaN until first set."""
 
     def __init__(self, name: str, units: str, *, kind: str = "normal", doc: str = ""):

@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
-from ophyd import Signal
 from photoreactor.devices.common.errors import LimitError
 
-from .observables import Observable
+from .observables import Observable, Record
 
 
 def _value(reading: dict, key: str):
@@ -82,7 +81,7 @@ def _dose_record():
     global _dose_signals
     if _dose_signals is None:
         _dose_signals = {
-            "reagent": Signal(name="dose_reagent", value=""),
+            "reagent": Record(name="dose_reagent", value=""),
             "volume": Observable("dose_volume_ml", "mL"),
             "mol": Observable("dose_mol", "mol"),
         }
@@ -125,7 +124,7 @@ def sample_aliquot(sampler, volume_ml: float = 2.0, *, label: str = "", dilution
     """
     global _aliquot_signals
     if _aliquot_signals is None:
-        _aliquot_signals = {"label": Signal(name="aliquot_label", value=""),
+        _aliquot_signals = {"label": Record(name="aliquot_label", value=""),
                             "volume": Observable("aliquot_volume_ml", "mL"),
                             "dilution": Observable("aliquot_dilution_factor", "")}
     s = _aliquot_signals

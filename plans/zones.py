@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 
 import bluesky.plan_stubs as bps
-from ophyd import Signal
 from photoreactor.analysis.zones import classify_series
 
+from .observables import Record
 from .preflight import Requirements
 from .safety import experiment
 from .stubs import dose, heat_to, measure_absorbance, sample_aliquot
@@ -116,8 +116,8 @@ def msc_timecourse(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_
         m = yield from measure_absorbance(spectrometer, extra=[mantle])
         series.append((t_h, m["wavelengths_nm"], m["absorbance"]))
     result = classify_series([s[0] for s in series], series[0][1], [s[2] for s in series])
-    zone = Signal(name="zone", value=result.zone)
-    evidence = Signal(name="zone_evidence", value=result.describe())
+    zone = Record(name="zone", value=result.zone)
+    evidence = Record(name="zone_evidence", value=result.describe())
     yield from bps.trigger_and_read([zone, evidence], name="zone")
     yield from bps.mv(mantle.heater_on, 0)
     return result
