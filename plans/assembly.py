@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.analysis.feedback import exciton_observables
 
 from .observables import observables

@@ -6,6 +6,7 @@ import datetime as dt
 
 import bluesky.plan_stubs as bps
 import numpy as np
+
 from photoreactor.devices.led.calibration import fit_calibration
 
 from .preflight import Requirements

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.analysis import dosing
 from photoreactor.analysis.feedback import band_edge_observables, exciton_observables
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.analysis.feedback import scattering_level
 
 from .observables import observables
@@ -65,7 +66,7 @@ def _cascade_requirements(led, pumps=(), sampler=None, spectrometer=None, *, sta
                 continue
             req.dose(by_name[pump_name], float(amount))
     if sampler is not None and sample_every_s:
-        req.dose(sampler, aliquot_ml * math.ceil(req.duration_s / sample_every_s))
+        req.withdraw(sampler, aliquot_ml * math.ceil(req.duration_s / sample_every_s))
     return req
 
 
@@ -132,7 +133,7 @@ def _photocatalysis_requirements(led, sampler=None, spectrometer=None, renew_pum
     req = Requirements(solvent=solvent, duration_s=duration_s)
     req.light(led, irradiance_mw_cm2)
     n_samples = math.ceil(duration_s / sample_every_s) if sample_every_s else 1
-    req.dose(sampler, aliquot_ml * n_samples)
+    req.withdraw(sampler, aliquot_ml * n_samples)
     if renew_pump is not None and renew_every_s:
         req.dose(renew_pump, renew_volume_ml * max(0, math.ceil(duration_s / renew_every_s) - 1))
     return req

@@ -25,6 +25,7 @@ class Requirements:
 
     temperatures_c: list[tuple[object, float]] = field(default_factory=list)  # (mantle, °C)
     doses_ml: list[tuple[object, float]] = field(default_factory=list)         # (pump, mL), summed per pump
+    withdrawals_ml: list[tuple[object, float]] = field(default_factory=list)   # (pump, mL) taken from the flask
     irradiances: list[tuple[object, float]] = field(default_factory=list)      # (led, mW/cm²)
     solvent: str | None = None
     duration_s: float = 0.0
@@ -37,6 +38,11 @@ class Requirements:
     def dose(self, pump, volume_ml: float):
         if pump is not None and volume_ml > 0:
             self.doses_ml.append((pump, float(volume_ml)))
+
+    def withdraw(self, pump, volume_ml: float):
+        """Volume a pump will draw out of the flask (aliquots): needs free syringe space."""
+        if pump is not None and volume_ml > 0:
+            self.withdrawals_ml.append((pump, float(volume_ml)))
 
     def light(self, led, irradiance_mw_cm2: float):
         if led is not None and irradiance_mw_cm2 > 0:
@@ -105,6 +111,16 @@ def find_violations(req: Requirements, read=_get) -> list[str]:
         if ml > remaining + 1e-9:
             out.append(f"{name}: plan needs {ml:.3f} mL of {seen[name].reagent.name}, "
                        f"syringe holds {remaining:.3f} mL")
+    taken: dict[str, float] = {}
+    for pump, ml in req.withdrawals_ml:
+        taken[pump.name] = taken.get(pump.name, 0.0) + ml
+        seen[pump.name] = pump
+    for name, ml in taken.items():
+        pump = seen[name]
+        free = read(pump.syringe_volume) - read(pump.remaining)
+        if ml > free + 1e-9:
+            out.append(f"{name}: plan draws {ml:.3f} mL of aliquots, the syringe has room "
+                       f"for {free:.3f} mL")
     for led, x in req.irradiances:
         lo, hi = led.calibration.irradiance_range
         if not lo <= x <= hi:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.analysis.dosing import silar_dose_mol, silar_layer_thickness_nm
 from photoreactor.analysis.feedback import blue_side_fraction, exciton_observables
 from photoreactor.analysis.sizing import diameter_nm

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.devices.common.errors import LimitError
 
 from .observables import Observable, Record
@@ -45,7 +46,7 @@ def heater_off(mantle):
     yield from bps.mv(mantle.heater_on, 0)
 
 
-def cool_to(mantle, temperature_c: float, *, poll_s: float = 30.0, timeout_s: float = 3 * 3600):
+def cool_to(mantle, temperature_c: float, *, poll_s: float = 120.0, timeout_s: float = 3 * 3600):
     """Heater off, then wait until the probe reads at most ``temperature_c``."""
     yield from heater_off(mantle)
     waited = 0.0
@@ -78,12 +79,16 @@ _dose_signals = None
 
 
 def _dose_record():
+    """One set of records for every pump, so the ``dose`` stream has fixed columns."""
     global _dose_signals
     if _dose_signals is None:
         _dose_signals = {
+            "pump": Record(name="dose_pump", value=""),
             "reagent": Record(name="dose_reagent", value=""),
             "volume": Observable("dose_volume_ml", "mL"),
             "mol": Observable("dose_mol", "mol"),
+            "dispensed": Observable("dose_dispensed_ml", "mL"),
+            "remaining": Observable("dose_remaining_ml", "mL"),
         }
     return _dose_signals
 
@@ -91,9 +96,9 @@ def _dose_record():
 def dose(pump, volume_ml: float | None = None, *, mol: float | None = None, note: str = ""):
     """Add reagent from ``pump``: a volume in mL, or an amount in mol (via its concentration).
 
-    Records a ``dose`` event (reagent, volume, moles, the pump's own dispensed
-    and remaining readings).  Refused before anything moves when the syringe
-    holds less than asked.  Returns the volume dosed (mL).
+    Records a ``dose`` event (pump, reagent, volume, moles, and the pump's own
+    dispensed and remaining readings).  Refused before anything moves when the
+    syringe holds less than asked.  Returns the volume dosed (mL).
     """
     if (volume_ml is None) == (mol is None):
         raise ValueError(f"{pump.name}: give exactly one of volume_ml or mol")
@@ -105,11 +110,14 @@ def dose(pump, volume_ml: float | None = None, *, mol: float | None = None, note
     if volume_ml <= 0:
         raise LimitError(pump.name, "dose volume", volume_ml, "(0, syringe]", "mL")
     yield from bps.mv(pump, volume_ml)
+    dispensed = yield from bps.rd(pump.dispensed)
+    remaining = yield from bps.rd(pump.remaining)
     rec = _dose_record()
-    yield from bps.mv(rec["reagent"], pump.reagent.name + (f" ({note})" if note else ""),
-                      rec["volume"], volume_ml, rec["mol"], volume_ml / 1000.0 * conc)
-    yield from bps.trigger_and_read([rec["reagent"], rec["volume"], rec["mol"],
-                                     pump.dispensed, pump.remaining], name="dose")
+    yield from bps.mv(rec["pump"], pump.name,
+                      rec["reagent"], pump.reagent.name + (f" ({note})" if note else ""),
+                      rec["volume"], volume_ml, rec["mol"], volume_ml / 1000.0 * conc,
+                      rec["dispensed"], dispensed, rec["remaining"], remaining)
+    yield from bps.trigger_and_read(list(rec.values()), name="dose")
     return volume_ml
 
 
@@ -126,12 +134,14 @@ def sample_aliquot(sampler, volume_ml: float = 2.0, *, label: str = "", dilution
     if _aliquot_signals is None:
         _aliquot_signals = {"label": Record(name="aliquot_label", value=""),
                             "volume": Observable("aliquot_volume_ml", "mL"),
-                            "dilution": Observable("aliquot_dilution_factor", "")}
+                            "dilution": Observable("aliquot_dilution_factor", ""),
+                            "withdrawn": Observable("aliquot_withdrawn_ml", "mL")}
     s = _aliquot_signals
     yield from bps.mv(sampler, -abs(volume_ml))
-    yield from bps.mv(s["label"], label, s["volume"], abs(volume_ml), s["dilution"], dilution_factor)
-    yield from bps.trigger_and_read([s["label"], s["volume"], s["dilution"], sampler.dispensed],
-                                    name="aliquot")
+    withdrawn = yield from bps.rd(sampler.dispensed)
+    yield from bps.mv(s["label"], label, s["volume"], abs(volume_ml), s["dilution"], dilution_factor,
+                      s["withdrawn"], -withdrawn)
+    yield from bps.trigger_and_read(list(s.values()), name="aliquot")
 
 
 # -- light ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 import bluesky.plan_stubs as bps
+
 from photoreactor.analysis.zones import classify_series
 
 from .observables import Record
@@ -74,6 +75,7 @@ def _timecourse_requirements(mantle, spectrometer, sampler, drain, pump_te, pump
     req.dose(solvent_pump, vols["solvent"])
     req.heat(mantle, c["temperature_c"])
     times = aliquot_times_h or ALIQUOT_TIMES_H
+    req.withdraw(sampler, aliquot_ml * scale * len(times))
     req.duration_s = max(times) * HOUR
     return req
 
