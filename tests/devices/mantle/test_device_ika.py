@@ -277,16 +277,18 @@ def test_safe_during_move(ika_mantle, ika):
 
 # -- watchdog -----------------------------------------------------------------
 def test_watchdog_trips_when_not_refreshed(ika_mantle, ika, clock):
+    # periods of minutes: at 1000x a busy machine stalling 10 ms costs 10 virtual s
     emu, _ = ika
     wait(ika_mantle.set(100.0))
-    assert ika_mantle.arm_watchdog(60)
-    assert ika_mantle.watchdog.get() == 60.0
-    clock.advance(45)
+    assert ika_mantle.arm_watchdog(600)
+    assert ika_mantle.watchdog.get() == 600.0
+    clock.advance(450)
     assert ika_mantle.refresh_watchdog()
-    clock.advance(45)
-    assert emu.heating                           # refreshed in time
-    clock.advance(30)                            # 75 s since the refresh
-    assert ika_mantle.temperature.get() > 90
+    clock.advance(450)
+    ika_mantle.temperature.get()                 # the firmware runs when talked to
+    assert emu.heating and not emu.wd_tripped    # refreshed in time
+    clock.advance(300)                           # 750 s since the refresh
+    assert ika_mantle.temperature.get() < 99.0      # cooling since the trip
     assert not emu.heating and emu.wd_tripped
     assert ika_mantle.heater_on.get() == 0
     with pytest.raises(InstrumentAlarm, match="watchdog"):
@@ -298,14 +300,17 @@ def test_watchdog_trips_when_not_refreshed(ika_mantle, ika, clock):
 
 def test_move_refreshes_armed_watchdog(ika_mantle, ika, clock):
     emu, _ = ika
-    ika_mantle.arm_watchdog(30)
-    wait(ika_mantle.set(240.0))                   # minutes, ten times the period
+    ika_mantle.settle_time.set(1800.0)           # a move lasting several periods
+    ika_mantle.arm_watchdog(300)
+    wait(ika_mantle.set(240.0))
+    ika_mantle.temperature.get()
     assert not emu.wd_tripped and emu.heating
-    assert len(sent(emu, "OUT_WD1@30")) > 5
+    assert len(sent(emu, "OUT_WD1@300")) > 5
     assert ika_mantle.disarm_watchdog()
     assert emu.wd_period_s == 0
-    clock.advance(600)
-    assert emu.heating
+    clock.advance(1800)
+    ika_mantle.temperature.get()
+    assert emu.heating and not emu.wd_tripped
 
 
 def test_watchdog_signal(ika_mantle, ika):
