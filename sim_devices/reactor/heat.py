@@ -27,19 +27,24 @@ glass heat capacity C_f   ≈ 29 J/K   35 g borosilicate × 0.83 J/(g K)
 mantle heat capacity C_m  ≈ 60 J/K   element + fabric in thermal contact (estimate)
 mantle → flask G_mf       0.52 W/K   contact through glass cloth (estimate)
 flask → contents G_fc     1.0 W/K    stirred: h ≈ 500 W/(m² K) over ≈ 20 cm²;
-                                     0.35 W/K unstirred (natural convection)
-mantle → air G_ma         0.17 W/K   insulated mantle
-flask → air G_fa          0.086 W/K  necks and upper flask; 0.30 W/K with the
+                                     0.34 W/K unstirred (natural convection)
+mantle → air G_ma         0.086 W/K  insulated mantle
+flask → air G_fa          0.043 W/K  necks and upper flask; 0.30 W/K with the
                                      mantle removed (bottom exposed)
 contents → head G_ca      0.017 W/K  liquid surface to headspace
 ========================  =========  ==============================================
 
-These give, for 10 mL ODE at full power, 25 → 240 °C in ≈ 9 min (the
-requirement: 5–15 min), ≈ 25 °C/min ramps for 15 mL, a mantle ≈ 60–90 °C
-hotter than the liquid while heating, and cooling from 240 °C to 110 °C in
-≈ 4 min after the mantle is removed (≈ 17 min with the mantle left on but
-off).  The values are engineering estimates for glassware of this size, not
-measurements; ``mantle_power_w`` and ``flask_ml`` are scenario parameters.
+These give, for 10 mL ODE at full power, 25 → 240 °C in ≈ 8 min (the
+requirement: 5–15 min; 15 mL ≈ 8.5 min, 50 mL in a 100 mL flask to 100 °C ≈ 4
+min), ≈ 42 % power to hold 240 °C, a mantle ≈ 70 °C hotter than the liquid
+while heating, and cooling from 240 °C to 110 °C in ≈ 2.5 min after the mantle
+is removed (≈ 13 min with the mantle left on but off).  The values are
+engineering estimates for glassware of this size, not measurements;
+``mantle_power_w`` and ``flask_ml`` are scenario parameters.
+
+A dripping pump changes the contents' heat capacity every second; the
+eigen-decomposition is refreshed when it has drifted by more than 0.2 % (the
+error this leaves is far below the regulation ripple).
 
 Boiling
 -------

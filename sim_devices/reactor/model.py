@@ -39,6 +39,18 @@ state to ~1e-6.  A temperature controller that changes its setpoint should
 read the world (``world.temperature_c()``) first so the change starts at the
 current virtual time.
 
+Reading the world
+-----------------
+The world is advanced lazily: every public method (:meth:`state`,
+:meth:`absorbance`, :meth:`emission`, :meth:`temperature_c`, the flow and light
+calls) first brings it to the clock's present.  Code that reads the process
+objects directly (``model.nanocrystals.main()``) must call :meth:`update` first,
+and an emulator must do the same *before* changing what its regulation law will
+return (a new setpoint), or the change would act retroactively on the time that
+passed since the last read.  A pump reagent may carry the temperature of its
+stock in ``Reagent.extra["temperature_c"]`` (the Cd stock of A2 is kept at
+120 °C); doses mix enthalpies with the contents.
+
 The chemist's hands
 -------------------
 :meth:`ReactorModel.charge` loads the flask by hand with a named recipe of

@@ -17,7 +17,8 @@ Free species in the liquid: ``Cd``, ``Zn`` (cation precursors), ``S``, ``Se``
    accumulates in solution (a pool per material, supersaturation
    ``s = c / c_crit``), deposits on particle surfaces at ``g·A·s`` (A the total
    surface area) and, above the critical concentration, nucleates new particles
-   at ``j0·V·(s − 1)⁴`` (radius 0.75 nm).  This is a LaMer burst: with no
+   at ``j0·V·(s − 1)⁴`` (radius 0.75 nm, radius spread 0.05 nm: a burst gives
+   a narrow distribution, so an over-dose shows a distinct blue-side peak).  This is a LaMer burst: with no
    particles (A1) monomer builds up until it nucleates, and nucleation stops
    once the new surface swallows the supply; with plenty of surface (SILAR)
    nothing nucleates unless a step is over-dosed.  A nucleation episode's
@@ -211,9 +212,10 @@ class Population:
         grown_after = (r1 - r0) - self.cds_shell_at_doping_nm
         return "core" if grown_after >= 0.3 else "interface"
 
-    def cation_ratio_cd_zn(self) -> float:
+    def cation_ratio_cd_zn(self) -> float | None:
+        """Cd/Zn in the particles (``None`` without zinc)."""
         cd = (self.core_units_mol if self.core in ("CdS", "CdSe", "CdTe") else 0.0) + self.cds_shell_mol
-        return cd / self.zns_shell_mol if self.zns_shell_mol > 0 else math.inf
+        return cd / self.zns_shell_mol if self.zns_shell_mol > 0 else None
 
     def surface_area_m2(self) -> float:
         if self.n_mol <= 0:
