@@ -19,7 +19,10 @@ What a session sets up, in order:
    a previous session may have died mid-run;
 5. the RunEngine with default metadata (operator, reactor id, profile, clock),
    the catalog writer, progress bars on waits and — in an interactive terminal —
-   the live display.
+   the live display;
+6. in unattended mode (inside the queue server, or ``unattended=True``): the
+   hardware watchdogs armed and fed, the guards (suspenders), resumable sleeps
+   and notifications (:mod:`photoreactor.queue.unattended`).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Session:
     data_dir: Path | None
     bench: object = None
     safe_report: dict = field(default_factory=dict)
+    #: watchdogs, guards and notifications of an unattended session (photoreactor.queue)
+    unattended: object = None
 
     def __getattr__(self, name):
         devices = self.__dict__.get("devices", {})
@@ -85,6 +90,9 @@ class Session:
         ns = {"RE": self.RE, "session": self, "catalog": self.catalog.client,
               "clock": self.clock, "bp": bp, "bps": bps, "plans": plans}
         ns.update({name: getattr(plans, name) for name in getattr(plans, "__all__", [])})
+        from photoreactor.queue import queue_namespace
+
+        ns.update(queue_namespace(self))     # wait_until, safety_report (+ sim fault drills)
         ns.update(self.devices)
         return ns
 
@@ -92,6 +100,9 @@ class Session:
         from photoreactor.devices.common.transport import close_all_serial
 
         self.make_safe()
+        if self.unattended is not None:     # after make_safe: disarm only once safe
+            self.unattended.close()
+            self.unattended = None
         for dev in self.devices.values():
             try:
                 dev.destroy()
@@ -140,7 +151,7 @@ def interactive() -> bool:
 
 def open_session(profile: str | os.PathLike | Profile = "sim", data_dir: str | os.PathLike | None = None,
                  *, live: bool | None = None, progress: bool | None = None,
-                 md: dict | None = None) -> Session:
+                 md: dict | None = None, unattended: bool | None = None) -> Session:
     """Build a ready session from a profile.
 
     Parameters
@@ -156,6 +167,11 @@ def open_session(profile: str | os.PathLike | Profile = "sim", data_dir: str | o
         Progress bars on waits; default on only in an interactive terminal.
     md : dict, optional
         Extra default metadata for every run.
+    unattended : bool, optional
+        Arm the hardware watchdogs, install the guards (suspenders), resumable
+        sleeps and notifications (:mod:`photoreactor.queue.unattended`); default
+        from the profile's ``safety.unattended`` (``auto``: only inside the queue
+        server's worker).
     """
     from photoreactor.storage import open_catalog
 
@@ -210,4 +226,8 @@ def open_session(profile: str | os.PathLike | Profile = "sim", data_dir: str | o
     failed = {k: v for k, v in report.items() if v != "safe"}
     if failed:
         log.warning("could not make safe at session start: %s", failed)
+    from photoreactor.queue.unattended import install_unattended, wanted
+
+    if wanted(prof, unattended):
+        session.unattended = install_unattended(session)
     return session
