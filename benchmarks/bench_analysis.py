@@ -17,8 +17,9 @@ import sys
 import time
 
 import numpy as np
-from photoreactor.analysis.spectra import find_e1
 from scipy.signal import find_peaks, savgol_filter
+
+from photoreactor.analysis.spectra import find_e1
 
 HC = 1239.84
 SEARCH_NM = (350.0, 520.0)
