@@ -73,19 +73,27 @@ class Stream:
     timestamps: dict[str, np.ndarray] = field(default_factory=dict)
     data_keys: dict = field(default_factory=dict)
     configuration: dict = field(default_factory=dict)
+    event_time: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.time.size)
 
-    def key(self, name: str) -> str | None:
-        """The data key called ``name``, or the one key ending in ``_<name>``."""
-        if name in self.data:
-            return name
-        hits = [k for k in self.data if k.endswith("_" + name)]
-        return hits[0] if len(hits) == 1 else None
+    def key(self, name: str, ndim: int | None = None) -> str | None:
+        """The data key called ``name``, else the shortest key ending in ``_<name>``.
 
-    def get(self, name: str):
-        k = self.key(name)
+        ``ndim`` (1 scalars per event, 2 spectra) tells ``e1_absorbance`` from
+        ``spectrometer_absorbance``; "shortest" prefers ``mantle_temperature`` to
+        ``mantle_plate_temperature``.
+        """
+        hits = [k for k in self.data if k == name or k.endswith("_" + name)]
+        if ndim is not None:
+            hits = [k for k in hits if self.data[k].ndim == ndim]
+        if not hits:
+            return None
+        return name if name in hits else min(hits, key=lambda k: (len(k), k))
+
+    def get(self, name: str, ndim: int | None = None):
+        k = self.key(name, ndim)
         return None if k is None else self.data[k]
 
     def units(self, name: str) -> str:
@@ -115,19 +123,23 @@ class RunData:
     start: dict
     stop: dict
     streams: dict[str, Stream]
+    t_start: float = math.nan
+    t_stop: float = math.nan
 
     @property
     def t0(self) -> float:
-        """Time origin on the device clock.
+        """The run's start on the device clock (the origin of every time axis).
 
-        ``start["clock_start_s"]`` when the session recorded it; else the first
-        event of any stream — the start document carries wall time, which in a
-        simulated session lags the virtual device clock by every earlier jump.
+        ``start["clock_start_s"]`` when the session recorded it, else the start
+        document's time carried onto the device clock (see :func:`_device_clock`),
+        else the first event.
         """
         if "clock_start_s" in self.start:
             return float(self.start["clock_start_s"])
+        if math.isfinite(self.t_start):
+            return self.t_start
         firsts = [float(s.time[0]) for s in self.streams.values() if len(s)]
-        return min(firsts) if firsts else float(self.start.get("time", math.nan))
+        return min(firsts) if firsts else math.nan
 
     @property
     def primary(self) -> Stream | None:
@@ -144,7 +156,7 @@ class RunData:
         s = stream or self.primary
         if s is None:
             return None
-        col = s.get("wavelengths")
+        col = s.get("wavelengths", ndim=2)
         if col is not None and col.ndim == 2 and col.shape[0]:
             return np.asarray(col[-1], float)
         cfg = s.config_value("wavelengths")
@@ -199,25 +211,78 @@ def _read_stream(name: str, node) -> Stream:
     data = {k: v for k, v in cols.items() if not k.startswith("ts_")}
     n = max((len(v) for v in data.values()), default=0)
     event_t = np.asarray(data.pop("time"), float) if "time" in data else np.full(n, np.nan)
-    if timestamps:
-        # devices stamp readings with their clock (virtual in simulation, where it runs
-        # ahead of the wall time bluesky puts on events): the latest stamp is the event's
-        # device time, and on real hardware it is the last reading's wall time
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN rows stay NaN
-            dev_t = np.nanmax(np.vstack([np.asarray(v, float) for v in timestamps.values()]), 0)
-        t = np.where(np.isfinite(dev_t), dev_t, event_t)
-    else:
-        t = event_t
-    if not np.isfinite(t).all():
-        t = np.where(np.isfinite(t), t, np.arange(t.size, dtype=float))
+    # provisional order and time; load_run puts every stream on the device clock
+    t = np.where(np.isfinite(event_t), event_t, _stamp_time(timestamps, n))
     order = np.argsort(t, kind="stable")
     if not np.array_equal(order, np.arange(t.size)):
         data = {k: v[order] for k, v in data.items()}
         timestamps = {k: v[order] for k, v in timestamps.items()}
-        t = t[order]
+        t, event_t = t[order], event_t[order]
     return Stream(name=name, data=data, time=t, timestamps=timestamps, data_keys=data_keys,
-                  configuration=configuration)
+                  configuration=configuration, event_time=event_t)
+
+
+def _stamp_time(timestamps: dict, n: int) -> np.ndarray:
+    """Latest reading stamp of each event (NaN where none)."""
+    if not timestamps:
+        return np.full(n, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN rows stay NaN
+        return np.nanmax(np.vstack([np.asarray(v, float) for v in timestamps.values()]), 0)
+
+
+#: a reading stamped this far after its event was stamped by a clock running ahead
+VIRTUAL_LEAD_S = 1.0
+
+
+def _device_clock(streams: dict, start: dict, stop: dict) -> tuple[float, float]:
+    """Put every event on the device clock; return the run's start and stop on it.
+
+    Bluesky stamps events (and the start/stop documents) with wall time; devices
+    stamp readings with *their* clock, which in simulation is virtual and runs
+    ahead of the wall by every jump so far; soft signals (doses, aliquot labels)
+    carry wall stamps.  An event whose latest reading is stamped more than
+    ``VIRTUAL_LEAD_S`` after the event is an anchor: its device time is that stamp.
+    Every other event, and the start and stop documents, get the wall time plus
+    the lead of the anchors around them (interpolated, held at the ends).  On
+    real hardware nothing runs ahead, so there are no anchors and times are the
+    events' own.
+    """
+    walls, leads = [], []
+    stamps = {}
+    for name, s in streams.items():
+        st = _stamp_time(s.timestamps, len(s))
+        stamps[name] = st
+        ev = s.event_time if s.event_time is not None else np.full(len(s), np.nan)
+        ahead = np.isfinite(st) & np.isfinite(ev) & (st - ev > VIRTUAL_LEAD_S)
+        walls.append(ev[ahead])
+        leads.append((st - ev)[ahead])
+    wall = np.concatenate(walls) if walls else np.zeros(0)
+    lead = np.concatenate(leads) if leads else np.zeros(0)
+    order = np.argsort(wall)
+    wall, lead = wall[order], lead[order]
+
+    def shift(t):
+        t = np.asarray(t, float)
+        return t + np.interp(t, wall, lead) if wall.size else t
+
+    for name, s in streams.items():
+        ev = s.event_time if s.event_time is not None else np.full(len(s), np.nan)
+        st = stamps[name]
+        ahead = np.isfinite(st) & np.isfinite(ev) & (st - ev > VIRTUAL_LEAD_S)
+        t = np.where(ahead, st, shift(ev))
+        t = np.where(np.isfinite(t), t, st)
+        if not np.isfinite(t).all():
+            t = np.where(np.isfinite(t), t, np.arange(t.size, dtype=float))
+        order = np.argsort(t, kind="stable")
+        s.time = t[order]
+        if not np.array_equal(order, np.arange(t.size)):
+            s.data = {k: v[order] for k, v in s.data.items()}
+            s.timestamps = {k: v[order] for k, v in s.timestamps.items()}
+            s.event_time = ev[order]
+    t_start = float(shift(start["time"])) if "time" in start else math.nan
+    t_stop = float(shift(stop["time"])) if "time" in stop else math.nan
+    return t_start, t_stop
 
 
 def load_run(run) -> RunData:
@@ -242,7 +307,9 @@ def load_run(run) -> RunData:
             streams[name] = _read_stream(name, container[name])
         except Exception as exc:   # one unreadable stream must not lose the others
             log.warning("run %s: stream %r not readable: %s", start.get("uid", "?"), name, exc)
-    return RunData(uid=str(start.get("uid", "")), start=start, stop=stop, streams=streams)
+    t_start, t_stop = _device_clock(streams, start, stop)
+    return RunData(uid=str(start.get("uid", "")), start=start, stop=stop, streams=streams,
+                   t_start=t_start, t_stop=t_stop)
 
 
 # ---------------------------------------------------------------------------
@@ -252,11 +319,31 @@ def load_run(run) -> RunData:
 def _finite_col(s: Stream | None, name: str) -> np.ndarray | None:
     if s is None:
         return None
-    v = s.get(name)
-    if v is None or v.ndim != 1 or not np.issubdtype(v.dtype, np.number):
+    v = s.get(name, ndim=1)
+    if v is None or not np.issubdtype(v.dtype, np.number):
         return None
     v = np.asarray(v, float)
     return v if np.isfinite(v).any() else None
+
+
+#: streams that repeat instrument state for corrections, not the run's course
+_CALIBRATION_STREAMS = ("dark", "reference", "baseline")
+
+
+def scalar_series(data: RunData, name: str):
+    """``(stream, values)`` of a scalar: the primary stream's, else the other stream
+    holding most finite values (an LED read only at stage changes, say), or None."""
+    found = _finite_col(data.primary, name)
+    if found is not None:
+        return data.primary, found
+    best = None
+    for sname, s in data.streams.items():
+        if sname == "primary" or sname in _CALIBRATION_STREAMS:
+            continue
+        v = _finite_col(s, name)
+        if v is not None and (best is None or np.isfinite(v).sum() > np.isfinite(best[1]).sum()):
+            best = (s, v)
+    return best
 
 
 def spectra_of(data: RunData, kind: str = "absorbance"):
@@ -264,12 +351,16 @@ def spectra_of(data: RunData, kind: str = "absorbance"):
     s = data.primary
     if s is None:
         return None
-    stack = s.get(kind)
+    stack = s.get(kind, ndim=2)
     wl = data.wavelengths_nm(s)
     if stack is None or stack.ndim != 2 or wl is None or stack.shape[1] != wl.size:
         return None
     stack = np.asarray(stack, float)
     rows = np.isfinite(stack).any(axis=1)
+    mode = s.get("mode", ndim=1)
+    if kind != "counts" and mode is not None and mode.dtype.kind in "US":
+        # a spectrometer records every array each event; only its mode's is a measurement
+        rows &= mode == kind
     if not rows.any():
         return None
     return wl, stack[rows], data.elapsed_h(s)[rows]
@@ -294,16 +385,17 @@ def e1_series(data: RunData):
 
 def photon_dose_series(data: RunData):
     """``(elapsed_h, dose, units)`` — the LED's own dose counter, else ∫ irradiance dt."""
-    s = data.primary
     for name in ("photon_dose", "energy_dose"):
-        v = _finite_col(s, name)
-        if v is not None:
+        got = scalar_series(data, name)
+        if got is not None:
+            s, v = got
             return data.elapsed_h(s), v, s.units(name) or ""
-    irr = _finite_col(s, "irradiance")
-    if irr is None:
+    got = scalar_series(data, "irradiance")
+    if got is None:
         return None
     from .photons import radiant_dose_j_cm2
 
+    s, irr = got
     dose = radiant_dose_j_cm2(s.time, irr, method="step", cumulative=True)
     return data.elapsed_h(s), np.asarray(dose, float) * 1e3, "mJ/cm^2 (integrated)"
 
@@ -409,32 +501,31 @@ def _e1_figure(data: RunData):
 
 
 def _conditions_figure(data: RunData):
-    s = data.primary
-    temp = _finite_col(s, "temperature")
-    setp = _finite_col(s, "setpoint")
-    irr = _finite_col(s, "irradiance")
+    temp = scalar_series(data, "temperature")
+    setp = scalar_series(data, "setpoint")
+    irr = scalar_series(data, "irradiance")
     dose = photon_dose_series(data)
     panels = [p for p, ok in (("temp", temp is not None), ("irr", irr is not None),
                               ("dose", dose is not None)) if ok]
     if not panels:
         return None
     fig, axes = _figure(len(panels), 2.6)
-    t_h = data.elapsed_h(s)
     for ax, p in zip(axes, panels, strict=True):
         if p == "temp":
-            ax.plot(t_h, temp, color="C3", label="temperature")
+            ax.plot(data.elapsed_h(temp[0]), temp[1], color="C3", label="temperature")
             if setp is not None:
-                ax.step(t_h, setp, where="post", color="0.4", ls=":", label="setpoint")
+                ax.step(data.elapsed_h(setp[0]), setp[1], where="post", color="0.4", ls=":",
+                        label="setpoint")
             ax.set_ylabel("temperature (°C)")
             ax.legend(loc="best", fontsize=8)
+            _mark_doses(ax, dose_events(data))
         elif p == "irr":
-            ax.step(t_h, irr, where="post", color="C4", label="irradiance")
+            ax.step(data.elapsed_h(irr[0]), irr[1], where="post", color="C4", label="irradiance")
             ax.set_ylabel("irradiance (mW/cm²)")
         else:
             dt, dv, units = dose
             ax.plot(dt, dv, color="C5", label="photon dose")
             ax.set_ylabel(f"dose ({units})" if units else "dose")
-        _mark_doses(ax, dose_events(data) if p == "temp" else [])
     axes[-1].set_xlabel("time (h)")
     axes[0].set_title(_title(data), fontsize=10)
     return fig
@@ -569,15 +660,11 @@ def _last_finite(v) -> float:
 
 
 def _duration_h(data: RunData) -> float:
-    """Run length: the documents' (wall) span or the events' (device-clock) span, whichever
-    is longer — in simulation the device clock runs ahead, on hardware the stop document
-    comes after the last event."""
-    t_start, t_stop = data.start.get("time"), data.stop.get("time")
-    doc = (t_stop - t_start) if t_start and t_stop else math.nan
+    """Run length on the device clock (start and stop documents carried onto it)."""
+    if math.isfinite(data.t_start) and math.isfinite(data.t_stop):
+        return (data.t_stop - data.t_start) / 3600.0
     lasts = [float(s.time[-1]) for s in data.streams.values() if len(s)]
-    ev = (max(lasts) - data.t0) if lasts else math.nan
-    vals = [v for v in (doc, ev) if math.isfinite(v)]
-    return max(vals) / 3600.0 if vals else math.nan
+    return (max(lasts) - data.t0) / 3600.0 if lasts and math.isfinite(data.t0) else math.nan
 
 
 def summarize_run(run) -> dict:
@@ -603,8 +690,8 @@ def summarize_run(run) -> dict:
     out["final_e1_nm"] = _last_finite(None if e1 is None else e1[1])
     out["final_diameter_nm"] = _last_finite(_finite_col(data.primary, "diameter_nm"))
     out["final_band_gap_ev"] = _last_finite(_finite_col(data.primary, "band_gap_ev"))
-    temp = _finite_col(data.primary, "temperature")
-    out["max_temperature_c"] = float(np.nanmax(temp)) if temp is not None else math.nan
+    temp = scalar_series(data, "temperature")
+    out["max_temperature_c"] = float(np.nanmax(temp[1])) if temp is not None else math.nan
     doses = dose_events(data)
     by_ml: dict[str, float] = {}
     by_mol: dict[str, float] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from photoreactor.analysis import sizing
 from photoreactor.analysis.spectra import (
     absorbance_from_counts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from photoreactor.analysis.zones import ZONES, classify_series, classify_spectrum, zone_map
 
 from .synthetic import msc_absorbance, wavelength_axis
