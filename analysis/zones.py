@@ -331,13 +331,17 @@ def classify_series(wavelengths_nm, absorbance, times_s: Sequence[float], *,
     **kwargs
         Thresholds for :func:`classify_spectrum`.
     """
+    wl = np.asarray(wavelengths_nm, float)
     a = np.atleast_2d(np.asarray(absorbance, float))
+    if wl.ndim != 1 or a.ndim != 2 or a.shape[-1] != wl.size:
+        raise ValueError("classify_series(wavelengths_nm, absorbance N × pixels, times_s): "
+                         f"got {wl.shape} wavelengths and spectra of shape {a.shape}")
     t = np.asarray(times_s, float).ravel()
     if a.shape[0] != t.size:
         raise ValueError(f"{a.shape[0]} spectra but {t.size} times")
     em = None if emission is None else np.atleast_2d(np.asarray(emission, float))
     order = np.argsort(t, kind="stable")
-    per = tuple(classify_spectrum(wavelengths_nm, a[i], time_s=float(t[i]),
+    per = tuple(classify_spectrum(wl, a[i], time_s=float(t[i]),
                                   emission=None if em is None else em[i], **kwargs)
                 for i in order)
     first: dict = {}

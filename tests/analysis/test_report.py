@@ -70,6 +70,8 @@ def store(tmp_path_factory):
     for solvent, builder in MAP_BUILDERS.items():
         uids[f"map-{solvent}"] = RE(mapping_run("map-1", {"solvent": solvent, "te_mmol": 1.0},
                                                 builder)).run_start_uids[0]
+    uids["recorded"] = RE(recorded_zone_run("map-2", {"solvent": "toluene"},
+                                            "MSC only")).run_start_uids[0]
     yield cat, uids
     cat.close()
 
@@ -253,6 +255,26 @@ def test_zone_map_of_a_mapping_group(store, tmp_path):
     texts = {t.get_text() for t in ax.texts}
     assert sorted(labels) == sorted(MAP_BUILDERS)
     assert texts == {"MSC only", "MSC + other species", "no MSC"}
+
+
+def recorded_zone_run(group_id, condition, zone):
+    """A mapping run whose plan classified it and recorded the zone (no spectra)."""
+    sig = Signal(name="zone", value="")
+
+    @bpp.run_decorator(md={"plan_name": "msc_timecourse", "group_id": group_id,
+                           "condition": condition})
+    def plan():
+        sig.put(zone)
+        yield from bps.trigger_and_read([sig], name="zone")
+
+    return plan()
+
+
+def test_recorded_zone_is_used_and_summarised(store):
+    catalog, uids = store
+    (result,) = zone_results_for_group(catalog.client, "map-2")
+    assert result.zone == "MSC only" and result.conditions == {"solvent": "toluene"}
+    assert summarize_run(catalog.client[uids["recorded"]])["zone"] == "MSC only"
 
 
 class _Node:

@@ -114,6 +114,8 @@ def test_series_sorted_by_time_and_shape_checked():
     assert [s.time_s for s in r.spectra] == sorted(HOURS * 3600)
     with pytest.raises(ValueError, match="spectra but"):
         classify_series(WL, spectra, HOURS[:3])
+    with pytest.raises(ValueError, match="wavelengths_nm, absorbance"):
+        classify_series(list(HOURS), WL, list(spectra))      # arguments in the wrong order
 
 
 def test_zone_map_grid_of_two_coordinates():
