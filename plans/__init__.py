@@ -8,7 +8,7 @@ moves, one run with its metadata, and the reactor made safe on every exit path.
 """
 
 from .assembly import heat_up_assembly
-from .calibration import calibrate_led
+from .calibration import calibrate_led, record_blank
 from .exchange import cation_exchange
 from .growth import grow_until
 from .photochemistry import intensity_cascade, photocatalysis
@@ -34,12 +34,12 @@ from .zones import msc_timecourse, reaction_zone_map
 #: experiment plans: each opens its run(s) and leaves the reactor safe on every exit
 EXPERIMENTS = [
     "grow_until", "silar_shell", "cation_exchange", "intensity_cascade", "photocatalysis",
-    "reaction_zone_map", "msc_timecourse", "heat_up_assembly", "calibrate_led",
+    "reaction_zone_map", "msc_timecourse", "heat_up_assembly", "calibrate_led", "record_blank",
 ]
 
 __all__ = [
     "grow_until", "silar_shell", "cation_exchange", "intensity_cascade", "photocatalysis",
-    "reaction_zone_map", "msc_timecourse", "heat_up_assembly", "calibrate_led",
+    "reaction_zone_map", "msc_timecourse", "heat_up_assembly", "calibrate_led", "record_blank",
     # stubs: the lab's verbs, used inside a run
     "heat_to", "heater_off", "cool_to", "hold", "dose", "sample_aliquot", "set_irradiance",
     "light_off", "light_programme", "take_dark", "take_reference", "take_dark_and_reference",

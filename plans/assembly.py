@@ -19,6 +19,7 @@ def _assembly_requirements(mantle, spectrometer, pump_se, *, se_volume_ml=5.0, i
                            solvent="BDA"):
     req = Requirements(solvent=solvent, duration_s=hold_s + 1800)
     req.heat(mantle, inject_c)
+    req.measure(spectrometer)
     req.heat(mantle, hold_c)
     req.dose(pump_se, se_volume_ml)
     return req

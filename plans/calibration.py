@@ -11,6 +11,7 @@ from photoreactor.devices.led.calibration import fit_calibration
 
 from .preflight import Requirements
 from .safety import experiment
+from .stubs import take_dark_and_reference
 
 
 def _calibrate_led_requirements(led, power_meter, *, currents_a=None, max_current_a=None,
@@ -56,3 +57,14 @@ def calibrate_led(led, power_meter, *, currents_a: list | None = None,
     yield from bps.trigger_and_read([led.calibration_current, led.calibration_irradiance],
                                     name="calibration")
     return cal
+
+
+@experiment(sample="blank (solvent only)")
+def record_blank(spectrometer):
+    """Take the dark and the reference (blank) frames as a run of their own.
+
+    Do this with the probe in the pure solvent, before the particles go in: every
+    absorbance spectrum afterwards is relative to this blank (the spectrometer keeps
+    the frames until the integration time changes).
+    """
+    yield from take_dark_and_reference(spectrometer)

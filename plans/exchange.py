@@ -31,6 +31,7 @@ def _exchange_requirements(mantle, spectrometer, pump_hg, pump_ag=None, pump_top
                            extract_ag=False, extract_top_ml=0.05, solvent="ODE"):
     req = Requirements(solvent=solvent, duration_s=max_time_s + (7200 if extract_ag else 0))
     req.heat(mantle, temperature_c)
+    req.measure(spectrometer)
     cd = _cd_mol(particles_mol, diameter_nm)
     conc = lambda p: p.concentration.get() or math.inf  # noqa: E731 - configuration read
     hg_total = max_hg_equiv if titrate else hg_equiv

@@ -57,6 +57,7 @@ def _cascade_requirements(led, pumps=(), sampler=None, spectrometer=None, *, sta
     stages = stages or A4_STAGES
     by_name = _pumps_by_name(pumps)
     req = Requirements(solvent=solvent)
+    req.measure(spectrometer)
     for st in stages:
         req.light(led, st.get("irradiance_mw_cm2", 0.0))
         req.duration_s += st.get("duration_s", 0.0)
@@ -132,6 +133,7 @@ def _photocatalysis_requirements(led, sampler=None, spectrometer=None, renew_pum
                                  solvent="DMPU"):
     req = Requirements(solvent=solvent, duration_s=duration_s)
     req.light(led, irradiance_mw_cm2)
+    req.measure(spectrometer)
     n_samples = math.ceil(duration_s / sample_every_s) if sample_every_s else 1
     req.withdraw(sampler, aliquot_ml * n_samples)
     if renew_pump is not None and renew_every_s:

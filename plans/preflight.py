@@ -27,6 +27,7 @@ class Requirements:
     doses_ml: list[tuple[object, float]] = field(default_factory=list)         # (pump, mL), summed per pump
     withdrawals_ml: list[tuple[object, float]] = field(default_factory=list)   # (pump, mL) taken from the flask
     irradiances: list[tuple[object, float]] = field(default_factory=list)      # (led, mW/cm²)
+    spectra: list[tuple[object, str]] = field(default_factory=list)          # (spectrometer, mode)
     solvent: str | None = None
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -43,6 +44,11 @@ class Requirements:
         """Volume a pump will draw out of the flask (aliquots): needs free syringe space."""
         if pump is not None and volume_ml > 0:
             self.withdrawals_ml.append((pump, float(volume_ml)))
+
+    def measure(self, spectrometer, mode: str = "absorbance"):
+        """The plan will record ``mode`` spectra: its dark (and reference) must be stored."""
+        if spectrometer is not None:
+            self.spectra.append((spectrometer, mode))
 
     def light(self, led, irradiance_mw_cm2: float):
         if led is not None and irradiance_mw_cm2 > 0:
@@ -121,6 +127,11 @@ def find_violations(req: Requirements, read=_get) -> list[str]:
         if ml > free + 1e-9:
             out.append(f"{name}: plan draws {ml:.3f} mL of aliquots, the syringe has room "
                        f"for {free:.3f} mL")
+    for spectrometer, mode in req.spectra:
+        try:
+            spectrometer.check_ready(mode)
+        except Exception as exc:  # SpectrometerNotReady: say what to run first
+            out.append(str(exc))
     for led, x in req.irradiances:
         lo, hi = led.calibration.irradiance_range
         if not lo <= x <= hi:

@@ -36,6 +36,7 @@ def _silar_requirements(mantle, spectrometer, pump_cation, pump_anion, *, shell_
                         fraction_b=0.0, anneal_c=None, anneal_s=300.0, solvent="ODE",
                         start_diameter_nm=None):
     req = Requirements(solvent=solvent)
+    req.measure(spectrometer)
     n = _cycles(monolayers, ml_per_cycle)
     # worst case: the whole shell from the starting size, every cycle at full dose
     d = start_diameter_nm or 4.0

@@ -74,6 +74,7 @@ def _timecourse_requirements(mantle, spectrometer, sampler, drain, pump_te, pump
         req.dose(p, vols[role])
     req.dose(solvent_pump, vols["solvent"])
     req.heat(mantle, c["temperature_c"])
+    req.measure(spectrometer)
     times = aliquot_times_h or ALIQUOT_TIMES_H
     req.withdraw(sampler, aliquot_ml * scale * len(times))
     req.duration_s = max(times) * HOUR

@@ -56,10 +56,16 @@ def RE(clock):
         engine.halt()
 
 
+#: fixtures that own a whole simulated session across tests (they clean up themselves)
+SESSION_FIXTURES = {"sim", "sim_session"}
+
+
 @pytest.fixture(autouse=True)
-def _fresh_emulators():
+def _fresh_emulators(request):
     """Each test starts with no registered emulators and no open shared ports."""
     yield
+    if SESSION_FIXTURES & set(request.fixturenames):
+        return
     from photoreactor.devices.common.transport import close_all_serial
     from photoreactor.sim_devices.emulators.base import clear_registries
 

@@ -73,6 +73,7 @@ import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device
 from ophyd.utils import ReadOnlyError
+
 from photoreactor.analysis.spectra import absorbance_from_counts
 from photoreactor.devices.common.errors import DetectorSaturated, LimitError, SensorFault
 from photoreactor.devices.common.signals import HwSignal, SoftSignal
@@ -246,6 +247,10 @@ class OceanSpectrometer(Device):
         self._dark = self._reference = None
         self.dark.publish(np.full(self.driver.pixels, np.nan), t)
         self.reference.publish(np.full(self.driver.pixels, np.nan), t)
+
+    def check_ready(self, mode: str) -> None:
+        """Raise :class:`SpectrometerNotReady` if ``mode`` lacks its stored frames (pre-flight)."""
+        self._check_ready(mode, self.driver.integration_time_ms)
 
     def _check_ready(self, mode: str, it_ms: float) -> None:
         need = {"absorbance": ("dark", "reference"), "emission": ("dark",)}.get(mode, ())
