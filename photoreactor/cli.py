@@ -45,9 +45,10 @@ class UsageError(Exception):
 
 
 def _plan_catalogue() -> dict:
+    """Experiment plans: the ones that open their own runs and can be run alone."""
     import photoreactor.plans as plans
 
-    return {name: getattr(plans, name) for name in plans.__all__}
+    return {name: getattr(plans, name) for name in plans.EXPERIMENTS}
 
 
 def _bind_plan(func, params: dict, devices: dict):
