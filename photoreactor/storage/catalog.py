@@ -156,6 +156,7 @@ class IngestService:
     def __init__(self):
         self.proc: subprocess.Popen | None = None
         self.watched: dict[Path, dict] = {}
+        self.users: dict[Path, int] = {}
         self.log_path: Path | None = None
         atexit.register(self.shutdown)
 
@@ -185,9 +186,11 @@ class IngestService:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def watch(self, data_dir: Path, catalog: dict) -> None:
+    def watch(self, data_dir: Path, catalog: dict, *, new_user: bool = True) -> None:
         with self._lock:
             data_dir = Path(data_dir)
+            if new_user:
+                self.users[data_dir] = self.users.get(data_dir, 0) + 1
             self.watched[data_dir] = catalog
             if not self.alive():
                 if self.proc is not None:
@@ -201,7 +204,12 @@ class IngestService:
 
     def release(self, data_dir: Path) -> None:
         with self._lock:
-            if self.watched.pop(Path(data_dir), None) is not None and self.alive():
+            data_dir = Path(data_dir)
+            self.users[data_dir] = self.users.get(data_dir, 1) - 1
+            if self.users[data_dir] > 0:
+                return  # another catalog of this process still uses that directory
+            del self.users[data_dir]
+            if self.watched.pop(data_dir, None) is not None and self.alive():
                 try:
                     self._send({"op": "release", "data_dir": str(data_dir)})
                 except OSError:
@@ -282,8 +290,9 @@ class Catalog:
             self._ensure_ingester()
 
     def _ensure_ingester(self) -> None:
+        first = self._service is None
         self._service = IngestService.get()
-        self._service.watch(self.data_dir, self.config)
+        self._service.watch(self.data_dir, self.config, new_user=first)
 
     def _orphans(self) -> list[Path]:
         return [j for j in self.journal_dir.glob(f"*{SUFFIX}") if not writer_alive(j)]
@@ -373,9 +382,18 @@ class Catalog:
 
     @property
     def client(self):
-        """The Tiled client, after every run this session closed has reached the catalog."""
+        """The Tiled client, after every run this session closed has reached the catalog.
+
+        A run that could not be ingested is logged (and listed by :meth:`problems`)
+        rather than raised here, so the other runs stay readable.
+        """
         if self.writer is not None and self.writer.stopped:
-            self.sync()
+            try:
+                self.sync()
+            except StorageError as exc:
+                log.error("%s", exc)
+                failed = {p["uid"] for p in self.problems()}
+                self.writer.stopped[:] = [u for u in self.writer.stopped if u not in failed]
         return self._get_client()
 
     def __getitem__(self, uid: str):

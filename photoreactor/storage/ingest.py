@@ -70,6 +70,14 @@ CHUNK_BYTES = 128 * 1024
 #: flush a run's pending data when this much has accumulated, whatever the time
 MAX_PENDING_BYTES = 64 * 1024**2
 MAX_PENDING_ROWS = 50_000
+#: a catalog batch costing c seconds is followed by at least FLUSH_CPU_SHARE * c seconds of
+#: waiting (so catalog bookkeeping takes at most ~1/5 of a core) ...
+FLUSH_CPU_SHARE = 5.0
+#: ... but the catalog never trails acquisition by more than this
+MAX_FLUSH_INTERVAL_S = 5.0
+#: the ingester runs at lower CPU priority: on a busy machine acquisition wins, the catalog
+#: lags a little more, and durability (the journal) is unaffected
+INGEST_NICE = 10
 
 
 class IngestError(StorageError):
@@ -490,6 +498,7 @@ class RunIngest:
         self.records = 0
         self.done = False
         self._progress_offset = -1
+        self._flush_cost_s = 0.0
 
     # -- the loop -----------------------------------------------------------------------
     def step(self) -> bool:
@@ -503,7 +512,7 @@ class RunIngest:
             self.finalize()
             return True
         if self._pending_bytes() >= MAX_PENDING_BYTES or self._pending_rows() >= MAX_PENDING_ROWS \
-                or (time.monotonic() - self.last_flush >= self.flush_interval_s):
+                or (time.monotonic() - self.last_flush >= self._interval()):
             self.flush()
         if not docs and self.reader.at_end() and not writer_alive(self.journal):
             # The writer is gone.  Everything it wrote is on disk now: read it all, then close.
@@ -596,10 +605,19 @@ class RunIngest:
         fw.stream_datum(doc)
 
     # -- output -----------------------------------------------------------------------------
+    def _interval(self) -> float:
+        """Seconds between catalog batches: ``flush_interval_s``, stretched so that Tiled
+        requests (tens of ms of CPU each) take at most ``1 / FLUSH_CPU_SHARE`` of the time."""
+        return min(max(self.flush_interval_s, self._flush_cost_s * FLUSH_CPU_SHARE),
+                   MAX_FLUSH_INTERVAL_S)
+
     def flush(self) -> int:
         rows = 0
+        t0 = time.monotonic()
         for stream in self.streams.values():
             rows += stream.flush()
+        if rows:
+            self._flush_cost_s = time.monotonic() - t0
         self.last_flush = time.monotonic()
         if self.reader.offset != self._progress_offset:
             self._write_progress()
@@ -667,6 +685,17 @@ class RunIngest:
         except FileNotFoundError:
             pass
         os.close(self.lock_fd)
+
+    def abandon(self) -> None:
+        """Stop ingesting without finishing; whoever claims the journal next rebuilds the run."""
+        for stream in self.streams.values():
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        self.reader.close()
+        os.close(self.lock_fd)
+        self.done = True
 
     def fail(self, exc: BaseException) -> None:
         """Give up on this run: keep the journal, say why beside it, free the lock."""
@@ -822,6 +851,10 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
     ``{"op": "quit"}`` — finish every run whose writer has stopped, then exit.
     End of input (the session process died) means the same as quit.
     """
+    try:
+        os.nice(INGEST_NICE)
+    except OSError:  # not permitted here: run at normal priority
+        pass
     commands: queue.Queue = queue.Queue()
     threading.Thread(target=_stdin_commands, args=(commands,), daemon=True).start()
     ing = Ingester(flush_interval_s=flush_interval_s)
@@ -851,6 +884,13 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
                 if info["context"] is not None:
                     info["context"].close()
                 del ing.dirs[data_dir]
+        if quitting:
+            for journal, run in list(ing.runs.items()):
+                if writer_alive(journal):
+                    # another process is still writing this run: leave it to that process's
+                    # ingester (which rebuilds it from the journal) rather than wait for days
+                    run.abandon()
+                    del ing.runs[journal]
         if quitting and ing.idle():
             # one last pass: runs whose writer stopped while we were finishing the others
             if not ing.step():

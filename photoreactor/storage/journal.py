@@ -275,6 +275,7 @@ class JournalWriter:
         self._flusher: threading.Thread | None = None
         self.stopped: list[str] = []  # uids of runs this writer closed, oldest first
         self.last_fsync_s = 0.0
+        self.max_fsync_s = 0.0  # slowest flusher pass so far: the power-loss window's tail
 
     # the RunEngine calls this for every document
     def __call__(self, name: str, doc: dict) -> None:
@@ -398,6 +399,7 @@ class JournalWriter:
             t0 = time.perf_counter()
             self.flush()
             self.last_fsync_s = time.perf_counter() - t0
+            self.max_fsync_s = max(self.max_fsync_s, self.last_fsync_s)
 
     def _check_disk(self, path: Path) -> None:
         free = shutil.disk_usage(path.parent).free
