@@ -47,6 +47,14 @@ Decisions where the specification is silent
 * Significance: a feature must be ``min_height_sigma`` (default 6) noise σ
   high, and at least ``min_height_fraction`` (2 %) of the largest absorbance
   in the analysis range (default 370–650 nm), and ≥ ``min_absorbance`` (0.002).
+* Broad structure that is not a species: the smooth part of the fit leaves a
+  broad residual under a strong 449 nm peak (``msc449_base``, centred 440–455
+  nm) and the rising higher-energy absorption below 410 nm (``uv_tail``); both
+  are recorded as evidence and do not count as "other species".  The precursor
+  complex is therefore looked for at 415–440 nm (≈ 430 nm in the study).
+* Persistence: an other species must be seen in at least ``min_other_aliquots``
+  (default 2) aliquots to change the zone — one noisy fit does not make a
+  mixture; every species and the times it was seen stay in the evidence.
 * Photoluminescence is recorded as evidence when emission spectra are given
   but does not change the zone: the study's zone table is built on absorption.
 """
@@ -179,8 +187,12 @@ def _assign_sharp(pos: float) -> str:
 
 
 def _assign_broad(pos: float, width: float) -> str:
-    if 410.0 <= pos <= 450.0 and width >= 30.0:
+    if pos < 410.0:
+        return "uv_tail"
+    if 415.0 <= pos <= 440.0 and width >= 30.0:
         return "precursor430"
+    if 440.0 < pos <= 455.0:
+        return "msc449_base"
     if pos > 475.0:
         return "qd"
     return "other_broad"
@@ -312,7 +324,8 @@ def classify_spectrum(wavelengths_nm, absorbance, *, time_s: float = 0.0,
 # ---------------------------------------------------------------------------
 
 def classify_series(wavelengths_nm, absorbance, times_s: Sequence[float], *,
-                    conditions: dict | None = None, emission=None, **kwargs) -> ZoneResult:
+                    conditions: dict | None = None, emission=None, min_other_aliquots: int = 2,
+                    **kwargs) -> ZoneResult:
     """Zone of one run from its timed absorption spectra (``N × pixels``).
 
     Parameters
@@ -328,6 +341,8 @@ def classify_series(wavelengths_nm, absorbance, times_s: Sequence[float], *,
         "oam_mmol": 6.0}``, carried into the result for :func:`zone_map`.
     emission : array_like, optional
         Emission spectra matching ``absorbance`` (evidence only).
+    min_other_aliquots : int
+        Aliquots in which another species must appear to make the zone a mixture.
     **kwargs
         Thresholds for :func:`classify_spectrum`.
     """
@@ -349,7 +364,11 @@ def classify_series(wavelengths_nm, absorbance, times_s: Sequence[float], *,
         for sp in sorted(s.species):
             first.setdefault(sp, s.time_s)
     msc = any(s.has_msc for s in per)
-    other = any(s.others for s in per)
+    seen_in = {}
+    for s in per:
+        for sp in s.others:
+            seen_in[sp] = seen_in.get(sp, 0) + 1
+    other = any(n >= min_other_aliquots for n in seen_in.values())
     zone = ZONES[0] if not msc else (ZONES[2] if other else ZONES[1])
     heights = np.array([s.height_of("msc449") for s in per])
     if msc:

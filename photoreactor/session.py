@@ -119,6 +119,23 @@ class Session:
         self.close()
 
 
+def _stamp_clock_start(clock):
+    """Preprocessor: every run's start document carries ``clock_start_s`` (device clock).
+
+    The RunEngine stamps documents with wall time while the devices stamp their
+    readings with the session clock; on a virtual clock the two differ, and this
+    is the origin reports put "time since start" on.
+    """
+    import bluesky.preprocessors as bpp
+
+    def mutate(msg):
+        if msg.command == "open_run" and "clock_start_s" not in msg.kwargs:
+            return msg._replace(kwargs={**msg.kwargs, "clock_start_s": clock.time()})
+        return msg
+
+    return lambda plan: bpp.msg_mutator(plan, mutate)
+
+
 def make_clock(profile: Profile):
     if profile.clock.get("kind") == "virtual":
         from photoreactor.sim_devices.clock import VirtualClock
@@ -198,6 +215,7 @@ def open_session(profile: str | os.PathLike | Profile = "sim", data_dir: str | o
     })
     if md:
         RE.md.update(md)
+    RE.preprocessors.append(_stamp_clock_start(clock))
 
     data_dir = prof.data_dir(data_dir) if prof.catalog.get("kind", "embedded") == "embedded" else None
     catalog = open_catalog(prof.catalog, data_dir)

@@ -28,6 +28,7 @@ import logging
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
+from bluesky.utils import RunEngineControlException
 from ophyd import Device
 
 from .preflight import PreflightError, find_violations
@@ -73,6 +74,24 @@ def safe_state(devices: dict):
                 dev.safe()   # last resort, outside the message stream
             except Exception as exc2:
                 log.error("%s.safe() failed too: %s", dev.name, exc2)
+
+
+def _run_returning_result(plan, md):
+    """``bpp.run_wrapper`` that hands back the plan's return value (not the run uid).
+
+    Plans return what they decided (final E1, the zone, a calibration table);
+    callers — the zone map, the CLI, the queue — need it.
+    """
+    yield from bps.open_run(md)
+
+    def except_plan(e):
+        if isinstance(e, RunEngineControlException):
+            yield from bps.close_run(exit_status=e.exit_status)
+        else:
+            yield from bps.close_run(exit_status="fail", reason=f"{type(e).__name__}: {e}")
+
+    return (yield from bpp.contingency_wrapper(plan, except_plan=except_plan,
+                                               else_plan=bps.close_run))
 
 
 def _plan_args(arguments: dict) -> dict:
@@ -140,7 +159,7 @@ def experiment(requirements=None, *, open_run: bool = True, sample: str | None =
             _md.update(md or {})
             body = plan_func(**arguments, **({"md": md} if "md" in sig.parameters else {}))
             if open_run:
-                body = bpp.run_wrapper(body, md=_md)
+                body = _run_returning_result(body, _md)
             return (yield from bpp.finalize_wrapper(body, safe_state(devices)))
 
         wrapper.requirements = requirements

@@ -2,7 +2,7 @@
 
 Each condition of the grid is its own run (tagged with a shared ``group_id``):
 the flask is emptied through the drain line, the reagents are dosed by pump at
-``scale`` × the published 50 mL recipe (concentrations unchanged), the flask is
+``scale`` × the published 50 mL recipe (default 5 %, 2.5 mL) (concentrations unchanged), the flask is
 held at the condition's temperature, and aliquots are taken at the published
 times with an in-situ absorbance spectrum each.  The series is classified into
 *MSC only* / *MSC + other species* / *no MSC* by
@@ -12,9 +12,11 @@ event, and the map is returned (and drawn by ``photoreactor report``).
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import bluesky.plan_stubs as bps
+import numpy as np
 
 from photoreactor.analysis.zones import classify_series
 
@@ -63,8 +65,8 @@ def condition_volumes_ml(condition: dict, pumps: dict, scale: float) -> dict:
 
 
 def _timecourse_requirements(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_top,
-                             pump_oam, solvents, *, condition=None, scale=0.1, group_id="",
-                             aliquot_times_h=None, aliquot_ml=2.0):
+                             pump_oam, solvents, *, condition=None, scale=0.05, group_id="",
+                             aliquot_times_h=None, aliquot_ml=2.0, drain_ml=0.0):
     c = {**STANDARD, **(condition or {})}
     req = Requirements(solvent=c["solvent"])
     roles = {"te": pump_te, "cd": pump_cd, "top": pump_top, "oam": pump_oam}
@@ -77,6 +79,7 @@ def _timecourse_requirements(mantle, spectrometer, sampler, drain, pump_te, pump
     req.measure(spectrometer)
     times = aliquot_times_h or ALIQUOT_TIMES_H
     req.withdraw(sampler, aliquot_ml * scale * len(times))
+    req.withdraw(drain, drain_ml)
     req.duration_s = max(times) * HOUR
     return req
 
@@ -91,19 +94,20 @@ def _solvent_pump(solvents, name):
 
 @experiment(_timecourse_requirements, sample="CdTe MSC time course (SCIENCE.md C)")
 def msc_timecourse(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_top, pump_oam,
-                   solvents: list, *, condition: dict | None = None, scale: float = 0.1,
+                   solvents: list, *, condition: dict | None = None, scale: float = 0.05,
                    group_id: str = "", aliquot_times_h: list | None = None,
-                   aliquot_ml: float = 2.0):
-    """One condition of the CdTe MSC protocol: prepare by pump, hold, aliquot at the set times."""
+                   aliquot_ml: float = 2.0, drain_ml: float = 0.0):
+    """One condition of the CdTe MSC protocol: prepare by pump, hold, aliquot at the set times.
+
+    The flask is first emptied of ``drain_ml`` (what the previous condition left);
+    returns the zone result, whose ``volume_left_ml`` the next condition drains.
+    """
     c = {**STANDARD, **(condition or {})}
     solvent_pump = _solvent_pump(solvents, c["solvent"])
     roles = {"solvent": solvent_pump, "top": pump_top, "oam": pump_oam, "cd": pump_cd, "te": pump_te}
     vols = condition_volumes_ml(c, roles, scale)
-    # empty the flask through the drain line (withdraw whatever is left)
-    remaining = yield from bps.rd(drain.remaining)
-    capacity = yield from bps.rd(drain.syringe_volume)
-    if capacity - remaining > 0:
-        yield from bps.mv(drain, -(capacity - remaining))
+    if drain_ml > 0:   # empty the flask of the previous condition through the drain line
+        yield from bps.mv(drain, -drain_ml)
     for role in ("solvent", "top", "oam", "cd", "te"):   # Te last: the reaction starts on it
         if vols[role] > 0:
             yield from dose(roles[role], vols[role], note=role)
@@ -118,16 +122,45 @@ def msc_timecourse(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_
                                   dilution_factor=101.0)
         m = yield from measure_absorbance(spectrometer, extra=[mantle])
         series.append((t_h, m["wavelengths_nm"], m["absorbance"]))
-    result = classify_series([s[0] for s in series], series[0][1], [s[2] for s in series])
+    result = classify_series(series[0][1], np.array([s[2] for s in series]),
+                             [s[0] * HOUR for s in series], conditions=c)
     zone = Record(name="zone", value=result.zone)
-    evidence = Record(name="zone_evidence", value=result.describe())
+    evidence = Record(name="zone_evidence", value=json.dumps(result.describe(), default=str))
     yield from bps.trigger_and_read([zone, evidence], name="zone")
     yield from bps.mv(mantle.heater_on, 0)
     return result
 
 
+def _volume_left_ml(condition, solvents, pumps, scale, aliquot_ml, n_aliquots):
+    c = {**STANDARD, **condition}
+    vols = condition_volumes_ml(c, {**pumps, "solvent": _solvent_pump(solvents, c["solvent"])}, scale)
+    return sum(vols.values()) - aliquot_ml * scale * n_aliquots
+
+
+def _zone_map_requirements(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_top,
+                           pump_oam, solvents, *, conditions=None, scale=0.05,
+                           aliquot_times_h=None):
+    """The whole grid's budget: every condition's reagents, aliquots and drained volume."""
+    total = Requirements()
+    pumps = {"te": pump_te, "cd": pump_cd, "top": pump_top, "oam": pump_oam}
+    left = 0.0
+    n = len(aliquot_times_h or ALIQUOT_TIMES_H)
+    for cond in conditions or C_GRID:
+        r = _timecourse_requirements(mantle, spectrometer, sampler, drain, pump_te, pump_cd,
+                                     pump_top, pump_oam, solvents, condition=cond, scale=scale,
+                                     aliquot_times_h=aliquot_times_h, drain_ml=1.1 * left)
+        total.temperatures_c += r.temperatures_c
+        total.doses_ml += r.doses_ml
+        total.withdrawals_ml += r.withdrawals_ml
+        total.spectra = r.spectra
+        total.duration_s += r.duration_s
+        left = _volume_left_ml(cond, solvents, pumps, scale, 2.0, n)
+    return total
+
+
+@experiment(_zone_map_requirements, open_run=False)
 def reaction_zone_map(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_top, pump_oam,
-                      solvents: list, *, conditions: list | None = None, scale: float = 0.1,
+                      solvents: list, *, conditions: list | None = None, scale: float = 0.05,
                       aliquot_times_h: list | None = None, md: dict | None = None):
     """Map MSC reaction zones over a grid of conditions (SCIENCE.md C), one run per condition.
 
@@ -136,12 +169,16 @@ def reaction_zone_map(mantle, spectrometer, sampler, drain, pump_te, pump_cd, pu
     """
     group_id = str(uuid.uuid4())
     zones = {}
+    left_ml = 0.0      # the first condition starts in a clean, empty flask
     for cond in conditions or C_GRID:
         label = cond.get("label") or ", ".join(f"{k}={v}" for k, v in cond.items())
         result = yield from msc_timecourse(
             mantle, spectrometer, sampler, drain, pump_te, pump_cd, pump_top, pump_oam, solvents,
             condition=cond, scale=scale, group_id=group_id, aliquot_times_h=aliquot_times_h,
-            md={**(md or {}), "group_id": group_id, "condition": {**STANDARD, **cond},
+            drain_ml=1.1 * left_ml, md={**(md or {}), "group_id": group_id, "condition": {**STANDARD, **cond},
                 "condition_label": label})
         zones[label] = result.zone
+        left_ml = _volume_left_ml(cond, solvents, {"te": pump_te, "cd": pump_cd, "top": pump_top,
+                                                   "oam": pump_oam}, scale, 2.0,
+                                  len(aliquot_times_h or ALIQUOT_TIMES_H))
     return zones
