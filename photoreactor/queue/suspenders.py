@@ -107,6 +107,10 @@ class StepTracker:
     def __init__(self, unrepeatable: Callable[[object], bool] = is_dosing_device):
         self._is_unrepeatable = unrepeatable
         self.unrepeatable = ""
+        #: set by a guard that tripped during an unrepeatable step: whatever error then
+        #: reaches the plan (the stopped pump's failed status may arrive first) is
+        #: replaced by SuspensionAborted with this text, so the run says why it ended
+        self.abort_reason = ""
         self.guard = _ReplayGuard(self)
 
     def wrap(self, plan):
@@ -138,6 +142,7 @@ def _checkpointed(plan, tracker: StepTracker):
     plan = ensure_generator(plan)
     bundling = False
     pending: set = set()
+    tracker.abort_reason = ""
     # a plan starts rewindable (an earlier aborted suspension may have left the flag off)
     yield Msg("rewindable", None, True)
     yield Msg("null", tracker.guard)
@@ -159,7 +164,7 @@ def _checkpointed(plan, tracker: StepTracker):
                 plan.close()
                 raise
             except BaseException as exc:  # e.g. an abort: the plan must see it (its cleanup)
-                error = exc
+                error = _why(exc, tracker)
                 continue
         if cmd == "create":
             bundling = True
@@ -177,7 +182,17 @@ def _checkpointed(plan, tracker: StepTracker):
             plan.close()
             raise
         except BaseException as exc:  # hand RunEngine-thrown errors to the plan
-            error = exc
+            error = _why(exc, tracker)
+
+
+def _why(exc: BaseException, tracker: StepTracker) -> BaseException:
+    """The error the plan should see: a guard's abort reason takes precedence."""
+    if tracker.abort_reason and isinstance(exc, Exception) \
+            and not isinstance(exc, SuspensionAborted):
+        new = SuspensionAborted(tracker.abort_reason)
+        new.__cause__ = exc
+        return new
+    return exc
 
 
 # ---------------------------------------------------------------- probes
@@ -194,6 +209,12 @@ class Probe:
     def read(self) -> tuple[float, str]:
         raise NotImplementedError
 
+    def hold(self) -> None:
+        """The plan is suspended on this probe's account: judge recovery strictly."""
+
+    def release(self) -> None:
+        """The suspension is over (resumed or aborted)."""
+
 
 class TemperatureProbe(Probe):
     """|flask − setpoint| of a mantle, once the flask has reached that setpoint.
@@ -201,7 +222,11 @@ class TemperatureProbe(Probe):
     Armed when the heater is on and the probe is within ``arm_within_c`` of
     the setpoint; disarmed when heating is switched off or the setpoint changes
     (a ramp step, a new ``heat_to``), so heat-ups and cool-downs never trip it.
-    An unreadable probe while armed reads as infinitely far off.
+    An unreadable probe while armed reads as infinitely far off.  While the
+    plan is suspended on its account (:meth:`hold`) only the flask back within
+    the band of the *same* setpoint with the heater on counts as recovered:
+    heating switched off meanwhile (the device's own protection does that on a
+    sensor fault) is not a recovery.
     """
 
     units = "degC"
@@ -212,8 +237,20 @@ class TemperatureProbe(Probe):
         self.limit = float(band_c)
         self.arm_within_c = float(arm_within_c if arm_within_c is not None else band_c / 2.0)
         self.armed_sp: float | None = None
+        self.held_sp: float | None = None
+        self.excursion_sp: float | None = None   # setpoint of the latest abnormal reading
+
+    def hold(self) -> None:
+        # polls between the trip and now may already have seen the heater switched off
+        self.held_sp = self.excursion_sp if self.excursion_sp is not None else self.armed_sp
+
+    def release(self) -> None:
+        self.held_sp = None
+        self.excursion_sp = None
 
     def read(self) -> tuple[float, str]:
+        if self.held_sp is not None:
+            return self._read_held(self.held_sp)
         m = self.mantle
         if not int(m.heater_on.get()):
             self.armed_sp = None
@@ -224,10 +261,26 @@ class TemperatureProbe(Probe):
         except Exception as exc:
             if self.armed_sp is None:
                 return 0.0, f"not regulating yet ({type(exc).__name__})"
+            self.excursion_sp = self.armed_sp
             return math.inf, f"{m.name}: temperature unreadable ({type(exc).__name__}: {exc})"
         if self.armed_sp is None or abs(sp - self.armed_sp) > 0.05:
             self.armed_sp = sp if abs(t - sp) <= self.arm_within_c else None
             return 0.0, f"{t:.1f} °C heading for {sp:g} °C"
+        off = t - sp
+        if abs(off) > self.limit:
+            self.excursion_sp = sp
+        return abs(off), (f"{m.name}: flask at {t:.1f} °C, setpoint {sp:g} °C ({off:+.1f} °C, "
+                          f"tolerance ±{self.limit:g} °C)")
+
+    def _read_held(self, sp: float) -> tuple[float, str]:
+        m = self.mantle
+        if not int(m.heater_on.get()):
+            return math.inf, (f"{m.name}: heating was switched off during the excursion "
+                              f"(setpoint {sp:g} °C): it will not come back by itself")
+        try:
+            t = float(m.temperature.get())
+        except Exception as exc:
+            return math.inf, f"{m.name}: temperature unreadable ({type(exc).__name__}: {exc})"
         off = t - sp
         return abs(off), (f"{m.name}: flask at {t:.1f} °C, setpoint {sp:g} °C ({off:+.1f} °C, "
                           f"tolerance ±{self.limit:g} °C)")
@@ -372,8 +425,10 @@ class Guard(SuspenderBase):
     def __init__(self, signal, *, limit: float, clock, what: str,
                  describe: Callable[[], str] = lambda: "", resume_after_s: float = 60.0,
                  max_suspend_s: float = 1800.0, tracker: StepTracker | None = None,
-                 on_event: Callable[[str, str], None] | None = None):
+                 on_event: Callable[[str, str], None] | None = None,
+                 probe: Probe | None = None):
         super().__init__(signal, sleep=0, pre_plan=self._hold)
+        self.probe = probe
         self.limit = float(limit)
         self.clock = clock
         self.what = what
@@ -387,6 +442,11 @@ class Guard(SuspenderBase):
         self.since: float | None = None       # session-clock time the fault was first seen
         self.outcome = ""
         self.suspensions = 0
+
+    def __repr__(self):
+        # the base class prints its pre_plan, a method of this object: endless recursion
+        return (f"Guard({self.what!r}, signal={self._sig.name!r}, limit={self.limit:g}, "
+                f"resume_after_s={self.resume_after_s:g}, max_suspend_s={self.max_suspend_s:g})")
 
     # bluesky's two predicates
     def _should_suspend(self, value):
@@ -406,8 +466,18 @@ class Guard(SuspenderBase):
         bad = self._is_bad(value)
         if bad and not self.bad:
             self.since = self.clock.time()
+            t = self.tracker
+            if t is not None and t.unrepeatable and not t.abort_reason \
+                    and self.RE is not None and self.RE.state.is_running:
+                t.abort_reason = self._abort_text(t.unrepeatable)
+                self._event("aborted", t.abort_reason)
         self.bad = bad
         super().__call__(value, **kwargs)
+
+    def _abort_text(self, device: str) -> str:
+        why = f"{self.what} guard: {self.describe()}"
+        return (f"{why}; a dose from {device} was running and cannot be repeated: "
+                "aborted to the safe state")
 
     def _get_justification(self):
         if not self.tripped:
@@ -417,16 +487,23 @@ class Guard(SuspenderBase):
     # what the RunEngine runs while the plan is suspended
     def _hold(self):
         why = self._get_justification() or f"{self.what} guard tripped"
-        if self.tracker is not None and self.tracker.unrepeatable:
-            msg = (f"{why}; a dose from {self.tracker.unrepeatable} was running and cannot be "
-                   "repeated: aborted to the safe state")
-            self._event("aborted", msg)
-            raise SuspensionAborted(msg)
+        t = self.tracker
+        if t is not None and (t.unrepeatable or t.abort_reason):
+            if not t.abort_reason:
+                t.abort_reason = self._abort_text(t.unrepeatable)
+                self._event("aborted", t.abort_reason)
+            raise SuspensionAborted(t.abort_reason)
         self.suspensions += 1
         self._event("suspended", f"{why}; plan suspended (light off, doses stopped, heater "
                                  f"holding); resumes after {self.resume_after_s:g} s of normal "
                                  f"readings, aborts after {self.max_suspend_s:g} s")
-        yield Msg("wait_for", None, [self._until_normal_or_timeout])
+        if self.probe is not None:
+            self.probe.hold()
+        try:
+            yield Msg("wait_for", None, [self._until_normal_or_timeout])
+        finally:
+            if self.probe is not None:
+                self.probe.release()
         if self.outcome == "timeout":
             msg = (f"{self.what} guard: still abnormal after {self.max_suspend_s:g} s "
                    f"({self.describe()}): aborted to the safe state")
@@ -489,7 +566,7 @@ def build_guards(devices: dict, clock, config: dict, *, tracker: StepTracker | N
                             describe=lambda s=sig.name: poller.details.get(s, ""),
                             resume_after_s=float(sec.get("resume_after_s", 60.0)),
                             max_suspend_s=float(sec.get("max_suspend_s", 1800.0)),
-                            tracker=tracker, on_event=on_event))
+                            tracker=tracker, on_event=on_event, probe=probe))
 
     heaters = {n: d for n, d in devices.items() if hasattr(d, "heater_on") and hasattr(d, "setpoint")}
     lights = {n: d for n, d in devices.items() if hasattr(d, "trip_reasons")}
