@@ -21,11 +21,15 @@ def _finite(x) -> float:
     return x if math.isfinite(x) else math.nan
 
 
-def scattering_level(wavelengths_nm, absorbance, red_nm: float = 50.0) -> float:
-    """Median absorbance over the reddest ``red_nm`` of the spectrum (baseline/scattering)."""
+def scattering_level(wavelengths_nm, absorbance, window_nm=(150.0, 250.0)) -> float:
+    """Median absorbance in a band ``window_nm`` below the red end (baseline/scattering).
+
+    Far red of every absorption edge the plans follow, but clear of the detector's
+    last pixels where the lamp is weak and the noise large.
+    """
     wl = np.asarray(wavelengths_nm, float)
     a = np.asarray(absorbance, float)
-    sel = wl >= wl.max() - red_nm
+    sel = (wl >= wl.max() - window_nm[1]) & (wl <= wl.max() - window_nm[0])
     vals = a[sel][np.isfinite(a[sel])]
     return float(np.median(vals)) if vals.size else math.nan
 
@@ -48,18 +52,27 @@ def exciton_observables(wavelengths_nm, absorbance, *, material: str = "CdS",
     return out
 
 
-def band_edge_observables(wavelengths_nm, absorbance, *, search_ev=(0.9, 2.6)) -> dict:
-    """Band-edge (1S–1S) energy in eV from the reddest excitonic feature."""
-    from .spectra import find_e1
+def band_edge_observables(wavelengths_nm, absorbance, *, search_ev=(1.15, 2.6),
+                          window_ev: float = 0.1) -> dict:
+    """Band-edge (1S–1S) energy in eV from the lowest-energy second-derivative minimum.
 
-    lo_nm, hi_nm = 1239.84 / search_ev[1], 1239.84 / search_ev[0]
-    res = find_e1(np.asarray(wavelengths_nm, float), np.asarray(absorbance, float),
-                  search_nm=(lo_nm, hi_nm))
-    e1 = _finite(res.e1_nm) if res.found else math.nan
-    return {"e1_nm": e1,
-            "band_gap_ev": 1239.84 / e1 if not math.isnan(e1) else math.nan,
-            "e1_absorbance": _finite(res.absorbance) if res.found else math.nan,
-            "scattering": scattering_level(wavelengths_nm, absorbance)}
+    Alloyed and exchanging particles have broad edges (FWHM ≈ 0.2 eV) that a
+    peak finder misses; the second derivative on an energy grid (SCIENCE.md B's
+    method, :func:`~photoreactor.analysis.spectra.band_gap_ev`) follows them.  The
+    search stays clear of the detector's ends, where the lamp is weak.
+    """
+    from .spectra import band_gap_ev
+
+    wl = np.asarray(wavelengths_nm, float)
+    a = np.asarray(absorbance, float)
+    edge_nm = 0.04 * (wl.max() - wl.min())
+    lo_ev = max(search_ev[0], 1239.84 / (wl.max() - edge_nm))
+    hi_ev = min(search_ev[1], 1239.84 / (wl.min() + edge_nm))
+    gap = _finite(band_gap_ev(wl, a, search_ev=(lo_ev, hi_ev), window_ev=window_ev))
+    e1 = 1239.84 / gap if math.isfinite(gap) else math.nan
+    return {"e1_nm": e1, "band_gap_ev": gap,
+            "e1_absorbance": float(np.interp(e1, wl, a)) if math.isfinite(e1) else math.nan,
+            "scattering": scattering_level(wl, a)}
 
 
 def blue_side_fraction(wavelengths_nm, absorbance, e1_nm: float, *, offset_nm=(40.0, 90.0)) -> float:

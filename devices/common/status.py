@@ -58,3 +58,26 @@ def wait_until(predicate: Callable[[], bool], *, clock: Clock, timeout_s: float,
         if clock.time() > deadline:
             raise InstrumentTimeout(device, f"{what} not reached within {timeout_s:.0f} s")
         clock.sleep(poll_s)
+
+
+class Deadline:
+    """A deadline on the device clock that a busy host cannot trip by itself.
+
+    On a virtual clock at 1000x, 48 device seconds are 48 ms of wall time: a
+    loaded CI machine that does not schedule the polling thread for that long
+    would see a healthy pump "time out".  So the deadline expires only when the
+    device-clock budget *and* ``min_wall_s`` of wall time have both passed.  On
+    real hardware (wall clock) the second condition is implied by the first.
+    """
+
+    def __init__(self, clock: Clock, budget_s: float, *, min_wall_s: float = 2.0):
+        import time as _time
+
+        self._wall = _time.monotonic
+        self.clock = clock
+        self.budget_s = budget_s
+        self.end = clock.time() + budget_s
+        self.wall_end = self._wall() + min_wall_s
+
+    def expired(self) -> bool:
+        return self.clock.time() > self.end and self._wall() > self.wall_end

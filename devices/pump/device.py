@@ -52,6 +52,7 @@ import threading
 from ophyd import Component as Cpt
 from ophyd import Device
 from ophyd.status import Status
+
 from photoreactor.devices.common.errors import (
     InstrumentAlarm,
     InstrumentError,
@@ -60,7 +61,7 @@ from photoreactor.devices.common.errors import (
     ReagentError,
 )
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
-from photoreactor.devices.common.status import run_in_thread
+from photoreactor.devices.common.status import Deadline, run_in_thread
 
 from .base import PumpAlarm, PumpReagent, SyringePumpDriver
 
@@ -314,7 +315,7 @@ class SyringePump(Device):
             tol = self.driver.volume_resolution_ml(commanded)
             self.state.put("infusing" if sign > 0 else "withdrawing")
             poll_s = max(min(self.poll_s, expected_s / 20.0), 0.02)
-            deadline = self.clock.time() + budget_s
+            deadline = Deadline(self.clock, budget_s)
             failures = 0
             while True:
                 if self._cancel.is_set():
@@ -344,7 +345,7 @@ class SyringePump(Device):
                     raise InstrumentAlarm(
                         self.name, f"pump stopped ({state.status}) after {moved:.4g} of "
                         f"{target:.4g} mL without an alarm (keypad stop? check the pump)")
-                if self.clock.time() > deadline:
+                if deadline.expired():
                     self._best_effort_stop()
                     raise InstrumentTimeout(
                         self.name, f"dose of {target:.4g} mL at {rate_ml_min:.4g} mL/min not "

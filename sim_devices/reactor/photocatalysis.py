@@ -303,10 +303,18 @@ class PhotocatalysisProcess(Process):
             model.liquid.mol["substrate"] = 0.0
 
     def scale(self, keep: float) -> None:
+        """An aliquot left with ``1 - keep`` of everything dissolved.
+
+        Yields are fractions of the substrate *in the vial*, so the reference
+        amount shrinks with it: sampling does not change a yield (GC/NMR measure
+        ratios), it only leaves less material.
+        """
         for k in self.s:
             if k not in ("dose", "bleach", "CO", "H2", "electrons"):
                 self.s[k] *= keep
         self.catalyst_mol *= keep
+        if "substrate0_mol" in self.options:
+            self.options["substrate0_mol"] *= keep
 
     # -- optics -----------------------------------------------------------------------------
     def bands(self, model) -> list:

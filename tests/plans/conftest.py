@@ -35,12 +35,12 @@ def sim(sim_session):
     s.make_safe()
 
 
-def blank_then(s, recipe: str, **options):
+def blank_then(s, recipe: str, *, spectrometer=None, **options):
     """Record the blank in pure solvent, then let the simulated chemist charge ``recipe``."""
     from photoreactor.plans import record_blank
 
     s.world.charge("empty", volume_ml=8.0)
-    s.RE(record_blank(s.spectrometer))
+    s.RE(record_blank(spectrometer or s.spectrometer))
     s.world.charge(recipe, **options)
 
 
