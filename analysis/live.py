@@ -18,18 +18,13 @@ The session installs bluesky's ``ProgressBarManager`` as ``RE.waiting_hook``.
 It calls ``status.watch(callback)`` on every status the RunEngine waits for,
 and draws a bar from what the callback is told.  A device feeds it by calling
 its status's watchers from the worker thread that does the work — that is
-:func:`notify_progress`::
+:func:`photoreactor.devices.common.status.report_progress` (pumps report mL
+dosed, mantles °C reached)::
 
-    def set(self, volume_ml):
-        status = DeviceStatus(self, timeout=...)
-        def work():
-            while not done():
-                moved = self.driver.dispensed_ml()
-                notify_progress(status, name=self.name, current=moved, initial=0.0,
-                                target=volume_ml, unit="mL", precision=2)
-                self.clock.sleep(poll_s)
-            status.set_finished()
-        ...
+    def work():                      # run by run_in_thread
+        while not done():
+            report_progress(current=moved_ml, initial=0.0, target=volume_ml, unit="mL")
+            self.clock.sleep(poll_s)
 
 A heating mantle reports its temperature with ``initial`` the temperature at
 the start of the ramp and ``target`` the setpoint; a timed hold reports elapsed
@@ -56,48 +51,6 @@ TABLE_COLUMNS = (
     ("Eg (eV)", "band_gap_ev", "{:.3f}", 8),
     ("I (mW/cm²)", "irradiance", "{:.2f}", 11),
 )
-
-
-def notify_progress(status, *, current, initial, target, unit: str = "", precision: int = 2,
-                    name: str | None = None, time_elapsed: float | None = None,
-                    time_remaining: float | None = None) -> None:
-    """Tell a status's watchers (e.g. bluesky's progress bars) how far the work has come.
-
-    Parameters
-    ----------
-    status : ophyd DeviceStatus
-        The status returned by ``set()``/``trigger()``.
-    current, initial, target : float
-        Progress in the quantity's own unit (mL moved, °C, s held).
-    unit : str
-    precision : int
-        Decimal places shown.
-    name : str, optional
-        Defaults to the status's device name.
-    time_elapsed, time_remaining : float, optional
-        Device-clock seconds; pass them so a virtual clock's time is shown rather
-        than the wall time the bar would measure.
-
-    Watchers that raise are ignored: a display must never break the work.
-    """
-    watchers = list(getattr(status, "_watchers", ()) or ())
-    if not watchers:
-        return
-    if name is None:
-        dev = getattr(status, "device", None) or getattr(status, "obj", None)
-        name = getattr(dev, "name", "")
-    try:
-        span = abs(float(target) - float(initial))
-        fraction = float(np.clip(abs(float(target) - float(current)) / span, 0, 1)) if span else 0.0
-    except (TypeError, ValueError):
-        fraction = None
-    for w in watchers:
-        try:
-            w(name=name, current=current, initial=initial, target=target, unit=unit,
-              precision=precision, fraction=fraction, time_elapsed=time_elapsed,
-              time_remaining=time_remaining)
-        except Exception:
-            pass
 
 
 def _pick(keys, suffix: str) -> str | None:

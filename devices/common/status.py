@@ -19,6 +19,47 @@ from .timing import Clock
 #: wall seconds added to every backstop timeout (thread start, slow CI machines)
 WALL_MARGIN_S = 30.0
 
+_worker = threading.local()
+
+
+def notify_progress(status, *, current: float, initial: float, target: float, unit: str = "",
+                    precision: int = 2, name: str | None = None,
+                    time_elapsed: float | None = None,
+                    time_remaining: float | None = None) -> None:
+    """Tell ``status``'s watchers (bluesky's progress bars) how far the work has come.
+
+    Bluesky's ``ProgressBarManager`` (installed by interactive sessions) draws a
+    bar per watched status from these calls — mL dosed, °C reached — with times
+    in *device-clock* seconds, so a virtual clock shows virtual time.  Watchers
+    that raise are ignored: a display must never break the work.  Without
+    watchers the call costs nothing.
+    """
+    watchers = list(getattr(status, "_watchers", ()) or ())
+    if not watchers:
+        return
+    if name is None:
+        dev = getattr(status, "device", None) or getattr(status, "obj", None)
+        name = getattr(dev, "name", "")
+    try:
+        span = abs(float(target) - float(initial))
+        fraction = min(max(abs(float(target) - float(current)) / span, 0.0), 1.0) if span else 0.0
+    except (TypeError, ValueError):
+        fraction = None
+    for w in watchers:
+        try:
+            w(name=name, current=current, initial=initial, target=target, unit=unit,
+              precision=precision, fraction=fraction, time_elapsed=time_elapsed,
+              time_remaining=time_remaining)
+        except Exception:
+            pass
+
+
+def report_progress(**kwargs) -> None:
+    """:func:`notify_progress` for the status of the :func:`run_in_thread` worker calling it."""
+    status = getattr(_worker, "status", None)
+    if status is not None:
+        notify_progress(status, **kwargs)
+
 
 def run_in_thread(obj, work: Callable[[], None], *, clock: Clock, expected_s: float,
                   name: str = "") -> Status:
@@ -31,6 +72,7 @@ def run_in_thread(obj, work: Callable[[], None], *, clock: Clock, expected_s: fl
     status = DeviceStatus(obj, timeout=clock.wall_seconds(expected_s) + WALL_MARGIN_S)
 
     def _target():
+        _worker.status = status
         try:
             work()
         except BaseException as exc:  # every failure must reach the plan

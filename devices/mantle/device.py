@@ -81,7 +81,7 @@ from photoreactor.devices.common.errors import (
     SensorFault,
 )
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
-from photoreactor.devices.common.status import run_in_thread
+from photoreactor.devices.common.status import report_progress, run_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +492,7 @@ class Mantle(Device):
                 pv = self._read_temperature()
                 self.temperature.update_readback(pv, now)
                 self._verify_setpoint()
+            report_progress(current=pv, initial=pv0, target=target, unit="degC", precision=1)
             if ramp_done and abs(pv - target) <= tol:
                 in_band_since = now if in_band_since is None else in_band_since
                 if now - in_band_since >= settle:

@@ -61,7 +61,7 @@ from photoreactor.devices.common.errors import (
     ReagentError,
 )
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
-from photoreactor.devices.common.status import Deadline, run_in_thread
+from photoreactor.devices.common.status import Deadline, report_progress, run_in_thread
 
 from .base import PumpAlarm, PumpReagent, SyringePumpDriver
 
@@ -336,6 +336,9 @@ class SyringePump(Device):
                 last_poll[0] = self.clock.time()
                 moved = max(moved, state.moved_ml)
                 account(moved)
+                report_progress(current=moved, initial=0.0, target=target, unit="mL",
+                                precision=3, time_remaining=max(0.0, (target - moved)
+                                                                / rate_ml_min * 60.0))
                 if not state.moving:
                     if target - moved <= tol:
                         return

@@ -18,8 +18,8 @@ from photoreactor.analysis.live import (
     LiveE1Plot,
     LiveSpectrumPlot,
     install_live_display,
-    notify_progress,
 )
+from photoreactor.devices.common.status import notify_progress
 
 WL = np.linspace(350.0, 600.0, 120)
 T0 = 1.9e9

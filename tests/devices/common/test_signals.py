@@ -135,3 +135,28 @@ def test_soft_signal_limits_and_clock():
     with pytest.raises(LimitError):
         sig.set(2.0)
     assert sig.get() == 0.5
+
+
+def test_workers_report_progress_to_status_watchers():
+    """A pump's worker thread feeds ProgressBarManager through the status it finishes."""
+    from ophyd import Signal
+
+    from photoreactor.devices.common.status import report_progress, run_in_thread
+    from photoreactor.devices.common.timing import WallClock
+
+    dev = Signal(name="pump_cd")
+    seen = []
+    gate = __import__("threading").Event()
+
+    def work():
+        gate.wait(5)
+        report_progress(current=0.5, initial=0.0, target=2.0, unit="mL")
+
+    status = run_in_thread(dev, work, clock=WallClock(), expected_s=5)
+    status.watch(lambda **kw: seen.append(kw))
+    gate.set()
+    status.wait(5)
+    progress = [kw for kw in seen if "current" in kw]
+    assert progress[-1]["current"] == 0.5 and progress[-1]["unit"] == "mL"
+    assert progress[-1]["fraction"] == 0.75
+    report_progress(current=1, initial=0, target=1)    # outside a worker: a no-op
