@@ -1,7 +1,7 @@
 """Light-driven plans: the intensity-switched cascade (A4) and long photocatalysis runs (A3, B).
 
-Both irradiate for long times with periodic actions; :func:`irradiate` is the
-shared loop.  Photon dose comes from the LED device's own integrator
+Both irradiate for long times with periodic actions (the ``hold`` stub's
+loop).  Photon dose comes from the LED device's own integrator
 (``led.photon_dose``), read at the start and end of each stage so the dose per
 stage is recorded exactly, whatever the clock did in between.
 """
@@ -17,7 +17,7 @@ from photoreactor.analysis.feedback import scattering_level
 from .observables import observables
 from .preflight import Requirements
 from .safety import experiment
-from .stubs import dose, light_off, measure_absorbance, sample_aliquot, set_irradiance
+from .stubs import dose, hold, light_off, measure_absorbance, sample_aliquot, set_irradiance
 
 HOUR = 3600.0
 
@@ -29,19 +29,6 @@ A4_STAGES = [
     {"name": "C-Cl borylation (hot electrons)", "irradiance_mw_cm2": 150.0,
      "duration_s": 18 * HOUR, "add": {"pump_b2pin2": 0.5}},
 ]
-
-
-def irradiate(led, duration_s: float, *, every_s: float | None = None, periodic=None):
-    """Keep the LED as set for ``duration_s``, running ``periodic()`` every ``every_s``."""
-    if not every_s or periodic is None:
-        yield from bps.sleep(duration_s)
-        return
-    left = duration_s
-    while left > 1e-6:
-        step = min(every_s, left)
-        yield from bps.sleep(step)
-        left -= step
-        yield from periodic()
 
 
 def _stage_record():
@@ -119,8 +106,8 @@ def intensity_cascade(led, pumps: list | None = None, sampler=None, spectrometer
                 yield from bps.sleep(pulses["off_s"])
         else:
             yield from set_irradiance(led, x)
-            yield from irradiate(led, float(st["duration_s"]), every_s=sample_every_s,
-                                 periodic=periodic)
+            yield from hold(float(st["duration_s"]), every_s=sample_every_s,
+                            measure=periodic if (sampler or spectrometer) else None)
         dose_after = yield from bps.rd(led.photon_dose)
         yield from bps.mv(rec["stage"], i, rec["photon_dose_stage"], dose_after - dose_before)
         yield from bps.trigger_and_read([rec["stage"], rec["photon_dose_stage"], led], name="stage")

@@ -130,6 +130,28 @@ def close_all_serial() -> None:
         port.close()
 
 
+def retry_open(open_once: Callable[[], object], *, name: str, what: str, attempts: int = 3,
+               retry_wait_s: float = 1.0, clock=None):
+    """Call ``open_once()`` until it succeeds, at most ``attempts`` times.
+
+    USB-TMC enumeration after power-up is slow and the first open can fail
+    transiently (PROTOCOLS.md): opening — and only opening — is retried.
+    """
+    import logging
+
+    last: Exception | None = None
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            return open_once()
+        except (InstrumentDisconnected, InstrumentTimeout, OSError) as exc:
+            last = exc
+            logging.getLogger(__name__).warning("%s: opening %s failed (attempt %d/%d): %s",
+                                                name, what, attempt, attempts, exc)
+            if attempt < attempts and clock is not None:
+                clock.sleep(retry_wait_s)
+    raise InstrumentDisconnected(name, f"cannot open {what} after {attempts} attempts: {last}") from last
+
+
 _visa_backends: dict[str, Callable[[str], object]] = {}
 
 

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import logging
 
-from photoreactor.devices.common.errors import InstrumentDisconnected, InstrumentTimeout, LimitError
-from photoreactor.devices.common.transport import open_visa
+from photoreactor.devices.common.errors import InstrumentTimeout, LimitError
+from photoreactor.devices.common.transport import open_visa, retry_open
 
 from .scpi import ScpiClient
 
@@ -101,22 +101,14 @@ class DC2200Driver:
         InstrumentDisconnected
             The resource could not be opened after ``attempts`` tries.
         """
-        last: Exception | None = None
-        for attempt in range(1, max(1, attempts) + 1):
-            try:
-                res = open_visa(resource_name, backend, timeout_s=timeout_s)
-                drv = cls(res, name=name, check_errors=check_errors)
-                drv.initialize()
-                return drv
-            except (InstrumentDisconnected, InstrumentTimeout, OSError) as exc:
-                # USB-TMC enumeration after power-up can be slow: opening is retried
-                last = exc
-                log.warning("%s: opening %s failed (attempt %d/%d): %s", name, resource_name,
-                            attempt, attempts, exc)
-                if attempt < attempts and clock is not None:
-                    clock.sleep(retry_wait_s)
-        raise InstrumentDisconnected(name, f"cannot open DC2200 at {resource_name} via {backend} "
-                                     f"after {attempts} attempts: {last}") from last
+        def open_once():
+            drv = cls(open_visa(resource_name, backend, timeout_s=timeout_s), name=name,
+                      check_errors=check_errors)
+            drv.initialize()
+            return drv
+
+        return retry_open(open_once, name=name, what=f"DC2200 at {resource_name} via {backend}",
+                          attempts=attempts, retry_wait_s=retry_wait_s, clock=clock)
 
     # -- session -------------------------------------------------------------
     def initialize(self) -> None:

@@ -31,11 +31,9 @@ import logging
 
 from photoreactor.devices.common.errors import (
     DetectorSaturated,
-    InstrumentDisconnected,
-    InstrumentTimeout,
     LimitError,
 )
-from photoreactor.devices.common.transport import open_visa
+from photoreactor.devices.common.transport import open_visa, retry_open
 from photoreactor.devices.led.scpi import ScpiClient
 
 log = logging.getLogger(__name__)
@@ -75,22 +73,14 @@ class PM100Driver:
              timeout_s: float = 2.0, attempts: int = 3, retry_wait_s: float = 1.0,
              check_errors: bool = True) -> PM100Driver:
         """Open the resource (retried) and check that a sensor answers."""
-        last: Exception | None = None
-        for attempt in range(1, max(1, attempts) + 1):
-            try:
-                res = open_visa(resource_name, backend, timeout_s=timeout_s)
-                drv = cls(res, name=name, check_errors=check_errors)
-                drv.sensor_info()
-                return drv
-            except (InstrumentDisconnected, InstrumentTimeout, OSError) as exc:
-                # USB-TMC enumeration after power-up can be slow: opening is retried
-                last = exc
-                log.warning("%s: opening %s failed (attempt %d/%d): %s", name, resource_name,
-                            attempt, attempts, exc)
-                if attempt < attempts and clock is not None:
-                    clock.sleep(retry_wait_s)
-        raise InstrumentDisconnected(name, f"cannot open PM100 at {resource_name} via {backend} "
-                                     f"after {attempts} attempts: {last}") from last
+        def open_once():
+            drv = cls(open_visa(resource_name, backend, timeout_s=timeout_s), name=name,
+                      check_errors=check_errors)
+            drv.sensor_info()
+            return drv
+
+        return retry_open(open_once, name=name, what=f"PM100 at {resource_name} via {backend}",
+                          attempts=attempts, retry_wait_s=retry_wait_s, clock=clock)
 
     def close(self) -> None:
         self.scpi.close()
