@@ -72,19 +72,40 @@ def run_demo(session, out_dir: Path) -> bool:
         run = session.catalog.client[uid]
         summary = summarize_run(run)
         summaries.append((title, summary))
-        print(f"--- {result.exit_status} in {(session.clock.time() - v0) / 3600:.2f} h virtual "
+        virtual_h = (session.clock.time() - v0) / 3600
+        summary["virtual_h"] = virtual_h
+        print(f"--- {result.exit_status} in {virtual_h:.2f} h virtual "
               f"({time.perf_counter() - w0:.1f} s wall); run {uid[:8]}")
-        for k, v in summary.items():
-            if k not in ("uid",):
-                print(f"    {k}: {_fmt(v)}")
-        for p in write_report(run, out_dir / f"{len(summaries)}_{summary.get('plan', 'run')}"):
-            print(f"    figure/table: {p}")
+        if recipe == "A4_cascade":
+            summary["simulated_gc"] = _cascade_products(world.state())
+            print(f"    simulated GC of the vial: {summary['simulated_gc']}")
+        paths = write_report(run, out_dir / f"{len(summaries)}_{summary.get('plan', 'run')}")
+        print(f"    {len(paths)} figures/tables in {paths[0].parent if paths else out_dir}")
         if result.exit_status != "success":
             ok = False
             break
+    _print_table(summaries)
     print(f"\nDemo {'finished' if ok else 'FAILED'} in {time.perf_counter() - t_wall:.1f} s wall; "
           f"catalog: {session.catalog.location}; figures: {out_dir}")
     return ok
+
+
+def _cascade_products(state: dict) -> str:
+    pc = state.get("photocatalysis", {})
+    keys = [("stage1_product_pct", "C–Br coupled"), ("stage2_product_pct", "C–Cl borylated"),
+            ("c_cl_first_pct", "C–Cl first")]
+    return ", ".join(f"{label} {pc[k]:.0f} %" for k, label in keys if k in pc) or "n/a"
+
+
+def _print_table(summaries) -> None:
+    print("\nstep                                                   exit     virtual h   E1 nm   "
+          "size nm  doses (mL)                  photon dose")
+    for title, s in summaries:
+        doses = ", ".join(f"{k.split(' ')[0]} {v:.2f}" for k, v in (s.get("dosed_ml") or {}).items())
+        pd = s.get("photon_dose", math.nan)
+        print(f"{title[:54]:54s} {s.get('exit_status', ''):8s} {s.get('virtual_h', math.nan):9.2f} "
+              f"{_fmt(s.get('final_e1_nm', math.nan)):>7s} {_fmt(s.get('final_diameter_nm', math.nan)):>8s}  "
+              f"{doses[:27]:27s} {_fmt(pd)} {s.get('photon_dose_units', '')}")
 
 
 def _fmt(v):
