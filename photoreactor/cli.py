@@ -11,6 +11,7 @@
     photoreactor fidelity                  # simulator vs published numbers
     photoreactor check PROFILE             # validate a profile without opening anything
     photoreactor safe                      # drive every device of a profile to its safe state
+    photoreactor catalog-server start|stop|status   # the lab's shared Tiled catalog on PostgreSQL
 
 Every command takes ``--profile`` (default ``sim``, or ``$PHOTOREACTOR_PROFILE``) and
 ``--data DIR`` (embedded catalog location).  Failures print one readable line and
@@ -219,6 +220,12 @@ def cmd_safe(args) -> int:
     return 0 if all(v == "safe" for v in report.values()) else 1
 
 
+def cmd_catalog_server(args) -> int:
+    from photoreactor.catalog_server import run_command
+
+    return run_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--profile", default=os.environ.get("PHOTOREACTOR_PROFILE", "sim"),
@@ -253,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check)
     s = sub.add_parser("safe", parents=[common], help="drive every device to its safe state")
     s.set_defaults(func=cmd_safe)
+    s = sub.add_parser("catalog-server", help="the lab's shared catalog: Tiled on PostgreSQL "
+                                              "(README: Lab-scale storage)")
+    from photoreactor.catalog_server import add_arguments
+
+    add_arguments(s)
+    s.set_defaults(func=cmd_catalog_server)
     return p
 
 
