@@ -11,6 +11,7 @@
     photoreactor fidelity                  # simulator vs published numbers
     photoreactor check PROFILE             # validate a profile without opening anything
     photoreactor safe                      # drive every device of a profile to its safe state
+    photoreactor queue ACTION              # unattended runs: redis, manager, add, list, start ...
     photoreactor catalog-server start|stop|status   # the lab's shared Tiled catalog on PostgreSQL
 
 Every command takes ``--profile`` (default ``sim``, or ``$PHOTOREACTOR_PROFILE``) and
@@ -226,6 +227,12 @@ def cmd_catalog_server(args) -> int:
     return run_command(args)
 
 
+def cmd_queue(args) -> int:
+    from photoreactor.queue.cli import main as queue_main
+
+    return queue_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--profile", default=os.environ.get("PHOTOREACTOR_PROFILE", "sim"),
@@ -260,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check)
     s = sub.add_parser("safe", parents=[common], help="drive every device to its safe state")
     s.set_defaults(func=cmd_safe)
+    s = sub.add_parser("queue", parents=[common], help="unattended runs: Redis, RE Manager, "
+                       "queue items (photoreactor queue -h)")
+    from photoreactor.queue.cli import configure_parser
+
+    configure_parser(s)
+    s.set_defaults(func=cmd_queue)
     s = sub.add_parser("catalog-server", help="the lab's shared catalog: Tiled on PostgreSQL "
                                               "(README: Lab-scale storage)")
     from photoreactor.catalog_server import add_arguments
