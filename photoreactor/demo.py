@@ -41,7 +41,9 @@ def run_demo(session, out_dir: Path) -> bool:
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = [
         ("A1 CdS cores to E1 = 403 nm", "A1_cds_core",
-         lambda: grow_until(s.mantle, s.spectrometer, target_e1_nm=403.0, temperature_c=240.0)),
+         # heater off at the target; the next step starts from purified cores (recharged)
+         lambda: grow_until(s.mantle, s.spectrometer, target_e1_nm=403.0, temperature_c=240.0,
+                            cool_to_c=None)),
         ("A2 SILAR CdS shell to E1 = 460 nm", "A2_shell",
          lambda: silar_shell(s.mantle, s.spectrometer, s.pump_cd, s.pump_s, target_e1_nm=460.0,
                              temperature_c=240.0, particles_mol=60e-9)),
@@ -92,8 +94,8 @@ def run_demo(session, out_dir: Path) -> bool:
 
 def _cascade_products(state: dict) -> str:
     pc = state.get("photocatalysis", {})
-    keys = [("stage1_product_pct", "C–Br coupled"), ("stage2_product_pct", "C–Cl borylated"),
-            ("c_cl_first_pct", "C–Cl first")]
+    keys = [("stage2_product_pct", "coupled at C–Br and borylated at C–Cl"),
+            ("stage1_product_pct", "coupled only"), ("c_cl_first_pct", "C–Cl reacted first")]
     return ", ".join(f"{label} {pc[k]:.0f} %" for k, label in keys if k in pc) or "n/a"
 
 
@@ -101,11 +103,16 @@ def _print_table(summaries) -> None:
     print("\nstep                                                   exit     virtual h   E1 nm   "
           "size nm  doses (mL)                  photon dose")
     for title, s in summaries:
-        doses = ", ".join(f"{k.split(' ')[0]} {v:.2f}" for k, v in (s.get("dosed_ml") or {}).items())
+        per_reagent: dict[str, float] = {}
+        for k, v in (s.get("dosed_ml") or {}).items():
+            if isinstance(v, float) and math.isfinite(v):
+                per_reagent[k.split(" ")[0]] = per_reagent.get(k.split(" ")[0], 0.0) + v
+        doses = ", ".join(f"{k} {v:.2f}" for k, v in per_reagent.items()) or "-"
         pd = s.get("photon_dose", math.nan)
+        pd_text = f"{pd:.4g} {s.get('photon_dose_units', '')}" if math.isfinite(pd) else "-"
         print(f"{title[:54]:54s} {s.get('exit_status', ''):8s} {s.get('virtual_h', math.nan):9.2f} "
               f"{_fmt(s.get('final_e1_nm', math.nan)):>7s} {_fmt(s.get('final_diameter_nm', math.nan)):>8s}  "
-              f"{doses[:27]:27s} {_fmt(pd)} {s.get('photon_dose_units', '')}")
+              f"{doses[:27]:27s} {pd_text}")
 
 
 def _fmt(v):
