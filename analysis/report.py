@@ -409,9 +409,11 @@ def dose_events(data: RunData) -> list[dict]:
     reagent = s.get("dose_reagent")
     vol = s.get("dose_volume_ml")
     mol = s.get("dose_mol")
+    pump = s.get("dose_pump")
     out = []
     for i in range(len(s)):
         out.append({"time": float(s.time[i]), "elapsed_h": float(t_h[i]),
+                    "pump": "" if pump is None else str(pump[i]),
                     "reagent": "" if reagent is None else str(reagent[i]),
                     "volume_ml": math.nan if vol is None else float(vol[i]),
                     "mol": math.nan if mol is None else float(mol[i])})
@@ -696,10 +698,11 @@ def summarize_run(run) -> dict:
     by_ml: dict[str, float] = {}
     by_mol: dict[str, float] = {}
     for d in doses:
+        key = d["pump"] or d["reagent"]     # one total per syringe, whatever each dose's note
         if math.isfinite(d["volume_ml"]):
-            by_ml[d["reagent"]] = by_ml.get(d["reagent"], 0.0) + d["volume_ml"]
+            by_ml[key] = by_ml.get(key, 0.0) + d["volume_ml"]
         if math.isfinite(d["mol"]):
-            by_mol[d["reagent"]] = by_mol.get(d["reagent"], 0.0) + d["mol"]
+            by_mol[key] = by_mol.get(key, 0.0) + d["mol"]
     out["doses"] = len(doses)
     out["dosed_ml"] = by_ml
     out["dosed_mol"] = by_mol

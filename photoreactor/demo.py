@@ -106,7 +106,7 @@ def _print_table(summaries) -> None:
         per_reagent: dict[str, float] = {}
         for k, v in (s.get("dosed_ml") or {}).items():
             if isinstance(v, float) and math.isfinite(v):
-                per_reagent[k.split(" ")[0]] = per_reagent.get(k.split(" ")[0], 0.0) + v
+                per_reagent[k] = per_reagent.get(k, 0.0) + v
         doses = ", ".join(f"{k} {v:.2f}" for k, v in per_reagent.items()) or "-"
         pd = s.get("photon_dose", math.nan)
         pd_text = f"{pd:.4g} {s.get('photon_dose_units', '')}" if math.isfinite(pd) else "-"
