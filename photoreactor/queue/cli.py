@@ -30,7 +30,20 @@ from datetime import datetime
 
 def configure_parser(p) -> None:
     """Add the ``queue`` sub-commands to the ``photoreactor queue`` parser ``p``."""
+    import argparse
+
+    # --profile/--data also after the action (``photoreactor queue list --profile lab``);
+    # SUPPRESS keeps a value given before the action
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", default=argparse.SUPPRESS, help="profile name or path")
+    common.add_argument("--data", default=argparse.SUPPRESS, help="data directory")
     sub = p.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    add_parser = sub.add_parser
+
+    def with_common(name, **kw):
+        return add_parser(name, parents=[common], **kw)
+
+    sub.add_parser = with_common
     s = sub.add_parser("redis", help="run a Redis that persists the queue (foreground)")
     s.add_argument("--port", type=int, default=6379)
     s.add_argument("--dir", help="where Redis keeps its append-only file "

@@ -112,6 +112,10 @@ class StepTracker:
         #: replaced by SuspensionAborted with this text, so the run says why it ended
         self.abort_reason = ""
         self.guard = _ReplayGuard(self)
+        #: called (no arguments) when a plan starts / ends however it ends; the unattended
+        #: session arms the hardware watchdogs here and releases them when all is off
+        self.on_start: list[Callable[[], object]] = []
+        self.on_end: list[Callable[[], object]] = []
 
     def wrap(self, plan):
         """Preprocessor: the plan with a checkpoint before each of its steps."""
@@ -138,7 +142,23 @@ class _ReplayGuard:
         pass
 
 
+def _call_all(hooks, when: str) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # a hook must never decide the fate of the plan
+            log.exception("%s hook %r failed", when, hook)
+
+
 def _checkpointed(plan, tracker: StepTracker):
+    _call_all(tracker.on_start, "plan start")
+    try:
+        return (yield from _steps(plan, tracker))
+    finally:
+        _call_all(tracker.on_end, "plan end")
+
+
+def _steps(plan, tracker: StepTracker):
     plan = ensure_generator(plan)
     bundling = False
     pending: set = set()

@@ -5,7 +5,8 @@ when the session runs inside the queue server's worker (or when asked with
 ``open_session(..., unattended=True)``), *after* every device was made safe:
 
 1. the notifier is subscribed to the RunEngine (every run end, every safety event);
-2. the controllers' watchdogs are armed and a keeper thread refreshes them;
+2. a keeper thread feeds the controllers' watchdogs, which are armed at the
+   start of every plan and disarmed at its end once nothing is left on;
 3. the guards (suspenders) are installed, fed by a poller thread, and the
    step tracker is added to the RunEngine's preprocessors;
 4. the RunEngine's ``sleep`` becomes :class:`~.sleep.UnattendedSleep`.
@@ -122,7 +123,8 @@ class Unattended:
     def status(self) -> dict:
         """Health summary (the queue's ``safety_report`` function returns it)."""
         return {
-            "watchdogs": dict(self.keeper.armed) if self.keeper else {},
+            "watchdogs": dict(self.keeper.candidates) if self.keeper else {},
+            "watchdogs_armed_now": dict(self.keeper.armed) if self.keeper else {},
             "watchdog_errors": dict(self.keeper.errors) if self.keeper else {},
             "unprotected": list(self.keeper.unprotected) if self.keeper else [],
             "guards": {g._sig.name: {"tripped": g.tripped, "value": g.value, "limit": g.limit,
@@ -180,10 +182,15 @@ def install_unattended(session, safety: dict | None = None,
                                 pump_s=float(wd.get("pump_s", 255.0)),
                                 refresh_fraction=float(wd.get("refresh_fraction", 0.25)),
                                 on_event=notifier.event)
-        report = keeper.arm()
-        keeper.start()
+        keeper.start()            # feeds whatever is armed; arming happens per plan
 
     tracker = StepTracker()
+    if keeper is not None and keeper.candidates:
+        tracker.on_start.append(keeper.arm)
+        tracker.on_end.append(keeper.release)
+        report = {name: f"armed during plans ({period:g} s)"
+                  for name, period in keeper.candidates.items()}
+        report.update({name: "no watchdog" for name in keeper.unprotected})
     poller, guards = build_guards(session.devices, clock, safety["suspenders"], tracker=tracker,
                                   on_event=notifier.event)
     poller.poll_once()          # guards start from the present state, not from 0
@@ -196,7 +203,7 @@ def install_unattended(session, safety: dict | None = None,
     # limit) and the guards see a fault within a slice of when it happened
     between = [poller.poll_once]
     max_jump = max(poller.poll_s, DEFAULT_SLICE_S)
-    if keeper is not None and keeper.armed:
+    if keeper is not None and keeper.candidates:
         between.insert(0, keeper.refresh)
         max_jump = min(max_jump, keeper.max_jump_s)
     sleeper = UnattendedSleep(clock, max_jump_s=max_jump, between=between)

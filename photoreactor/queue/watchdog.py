@@ -37,9 +37,17 @@ Decisions
   (IKA and New Era power up with it off): the New Era reports alarm ``R``,
   after which the pump is re-armed; the IKA is re-armed by every refresh anyway
   (a refresh re-sends ``OUT_WD1@s``).
+* **Armed while a plan runs.**  The unattended session arms the watchdogs at
+  the start of every plan and, at its end, disarms them again if nothing is
+  left heating or pumping (:meth:`WatchdogKeeper.release`); a plan that
+  leaves the heater on keeps them armed.  Idle, everything is off and there is
+  nothing to guard — and a simulated controller cannot tell a dead host from
+  one busy for a wall second importing a library (at 1000× a second is 17
+  virtual minutes), so keeping them armed through the queue server's own
+  start-up would only produce false trips.
 * **Orderly shutdown** disarms the watchdogs *after* the session made the
   devices safe, so that the next session does not find a latched IKA error.
-  A session that starts after a crash finds the IKA tripped (error 2 latched,
+  A plan that starts after a lapse finds the IKA tripped (error 2 latched,
   heating refused): :meth:`WatchdogKeeper.arm` acknowledges it (``RESET`` —
   heating and stirring stay off) before arming again.
 * Refresh failures never raise: they are recorded in :attr:`WatchdogKeeper.errors`,
@@ -105,10 +113,20 @@ class WatchdogKeeper:
         self.periods_s = {"heater": float(heater_s), "pump": float(pump_s)}
         self.refresh_fraction = float(refresh_fraction)
         self.on_event = on_event
+        #: device name -> watchdog period it gets when armed (s)
+        self.candidates: dict[str, float] = {
+            name: self.periods_s[_kind(dev)] for name, dev in self.devices.items()
+            if _kind(dev) is not None}
+        #: devices that keep heating, pumping or shining with nothing to stop them if the
+        #: host dies (no watchdog of their own)
+        self.unprotected: list[str] = [name for name, dev in self.devices.items()
+                                       if _kind(dev) is None and _needs_watchdog(dev)]
+        for name in self.unprotected:
+            log.warning("%s has no communications watchdog: if this computer stops during an "
+                        "unattended run, nothing switches it off (use an interlock or an "
+                        "independent cut-out)", name)
         #: device name -> armed period (s)
         self.armed: dict[str, float] = {}
-        #: devices that could keep heating/pumping with nothing to stop them if the host dies
-        self.unprotected: list[str] = []
         #: device name -> last refresh error (cleared by the next good refresh)
         self.errors: dict[str, str] = {}
         self.refreshes = 0
@@ -119,33 +137,24 @@ class WatchdogKeeper:
     # ------------------------------------------------------------------ arming
     @property
     def interval_s(self) -> float:
-        """Session-clock seconds between refreshes (inf when nothing is armed)."""
-        if not self.armed:
+        """Session-clock seconds between refreshes (inf when no device has a watchdog)."""
+        if not self.candidates:
             return float("inf")
-        return min(self.armed.values()) * self.refresh_fraction
+        return min(self.candidates.values()) * self.refresh_fraction
 
     @property
     def max_jump_s(self) -> float:
-        """Longest virtual-clock jump that cannot starve an armed watchdog."""
+        """Longest virtual-clock jump that cannot starve a watchdog once armed."""
         return self.interval_s
 
     def arm(self) -> dict[str, str]:
         """Arm every watchdog the devices offer; return ``{device: what happened}``."""
-        report = {}
-        for name, dev in self.devices.items():
-            kind = _kind(dev)
-            if kind is None:
-                if _needs_watchdog(dev):
-                    self.unprotected.append(name)
-                    log.warning("%s has no communications watchdog: if this computer stops "
-                                "during an unattended run, nothing switches it off (use an "
-                                "interlock or an independent cut-out)", name)
-                    report[name] = "no watchdog"
-                continue
-            period = self.periods_s[kind]
+        report = {name: "no watchdog" for name in self.unprotected}
+        for name, period in self.candidates.items():
+            dev = self.devices[name]
             try:
-                if kind == "heater" and hasattr(dev, "reset_alarm"):
-                    # a previous session that died left the IKA latched (error 2);
+                if _kind(dev) == "heater" and hasattr(dev, "reset_alarm"):
+                    # an earlier lapse left the IKA latched (error 2: heating refused);
                     # acknowledging it switches nothing on
                     dev.reset_alarm()
                 dev.arm_watchdog(period)
@@ -156,11 +165,35 @@ class WatchdogKeeper:
                 continue
             with self._lock:
                 self.armed[name] = period
+            self.errors.pop(name, None)
             report[name] = f"armed {period:g} s"
         if self.armed:
             log.info("watchdogs armed: %s (refresh every %.0f s)",
                      ", ".join(f"{k} {v:g} s" for k, v in self.armed.items()), self.interval_s)
         return report
+
+    def idle(self) -> bool:
+        """True when no device is heating or pumping (the watchdogs have nothing to guard)."""
+        for dev in self.devices.values():
+            try:
+                if hasattr(dev, "heater_on") and int(dev.heater_on.get()):
+                    return False
+                if hasattr(dev, "dispensed") and dev.state.get() in MOVING_STATES:
+                    return False
+            except Exception:
+                return False     # cannot tell: keep guarding
+        return True
+
+    def release(self) -> bool:
+        """Disarm at the end of a plan if nothing is left on; True if disarmed.
+
+        A plan left the heater on (an expert's bare ``heat_to``): the watchdogs
+        stay armed and fed until something switches it off.
+        """
+        if not self.armed or not self.idle():
+            return False
+        self.disarm()
+        return True
 
     def disarm(self) -> None:
         """Disarm every armed watchdog (orderly shutdown, after the devices were made safe)."""
@@ -230,8 +263,8 @@ class WatchdogKeeper:
 
     # ------------------------------------------------------------------ thread
     def start(self) -> None:
-        """Refresh from a daemon thread until :meth:`stop`."""
-        if self._thread is not None or not self.armed:
+        """Refresh (whatever is armed) from a daemon thread until :meth:`stop`."""
+        if self._thread is not None or not self.candidates:
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True, name="watchdog-keeper")

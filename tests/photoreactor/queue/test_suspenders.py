@@ -10,7 +10,7 @@ import bluesky.plan_stubs as bps
 import pytest
 
 from photoreactor.plans.safety import experiment
-from photoreactor.plans.stubs import dose, heat_to, light_off, set_irradiance
+from photoreactor.plans.stubs import dose, heat_to, heater_off, light_off, set_irradiance
 from photoreactor.queue.suspenders import SuspensionAborted, SuspensionTimeout
 from photoreactor.queue.unattended import install_unattended
 
@@ -204,9 +204,31 @@ def test_install_and_close(make_rig):
     assert un.keeper.running and un.poller.polls >= 1
     status = un.status()
     assert status["watchdogs"] == {"mantle": 600.0, "pump_cd": 200.0, "pump_s": 200.0}
+    assert status["watchdogs_armed_now"] == {}          # idle: nothing to guard
     assert status["unprotected"] == ["led"]
     rig.make_safe()
     un.close()
     assert not un.keeper.running
     assert not rig.RE.suspenders and un.tracker.wrap not in rig.RE.preprocessors
-    assert rig.bench.emulator("mantle").wd_period_s == 0
+
+
+def test_watchdogs_are_armed_while_a_plan_runs_and_while_anything_is_left_on(unattended):
+    rig, un = unattended
+    ika = rig.bench.emulator("mantle")
+    pump = rig.bench.emulator("pump_cd").firmware
+    seen = []
+
+    def look():
+        yield from bps.null()
+        seen.append((ika.wd_period_s, pump.safe))
+
+    rig.RE(look())
+    assert seen == [(600, True)]
+    assert ika.wd_period_s == 0 and not pump.safe     # the plan ended with everything off
+    # an expert's bare heat_to leaves the heater on: the watchdogs stay armed and fed
+    rig.RE(heat_to(rig.mantle, 60.0))
+    assert ika.wd_period_s == 600 and un.keeper.armed
+    rig.clock.advance(100.0)
+    assert un.keeper.running
+    rig.RE(heater_off(rig.mantle))
+    assert ika.wd_period_s == 0 and not un.keeper.armed
