@@ -242,6 +242,16 @@ class PostgresCluster:
         if self.as_other and os.geteuid() != 0:
             raise CatalogServerError(f"cannot run PostgreSQL as {os_user!r}: only root can "
                                      f"switch users; run as {os_user!r} or leave os_user unset")
+        if self.as_other:
+            import pwd
+
+            try:
+                pwd.getpwnam(os_user)
+            except KeyError:
+                raise CatalogServerError(
+                    f"PostgreSQL refuses to run as root and there is no {os_user!r} account to "
+                    f"run it as: install the distribution's postgresql package (it creates the "
+                    f"account) or start the catalog server as an unprivileged user") from None
 
     # commands run as the cluster's owner
     def _cmd(self, exe: str, *args: str) -> list[str]:
@@ -683,8 +693,16 @@ class CatalogServer:
             out["postgres"] = f"external {self.settings['database']}"
         return out
 
-    def serve_forever(self, **start_kwargs) -> int:
-        """Start, then supervise until SIGINT/SIGTERM or Tiled exits; stop everything."""
+    def serve_forever(self, on_ready=None, **start_kwargs) -> int:
+        """Start, then supervise until SIGINT/SIGTERM or Tiled exits; stop everything.
+
+        ``on_ready(server)`` is called once Tiled answers.  Returns the exit code:
+        0 after a signal, Tiled's own (or 1) if it died.
+        """
+        if self.tiled_pid() is not None:
+            # never supervise (and later stop) a server another command started
+            raise CatalogServerError(f"a catalog server already runs from {self.state_dir} "
+                                     f"(pid {self.tiled_pid()}): stop it first")
         stopping = []
 
         def on_signal(signum, frame):
@@ -693,6 +711,8 @@ class CatalogServer:
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start(**start_kwargs)
+            if on_ready is not None:
+                on_ready(self)
             while not stopping and self._proc.poll() is None:
                 time.sleep(0.5)
             code = 0 if stopping else (self._proc.returncode or 1)
@@ -813,9 +833,7 @@ def run_command(args: argparse.Namespace) -> int:
                 print(f"{k:14s} {v}")
             return 0 if st["tiled_healthy"] else 1
         if args.foreground:
-            server.init(install=args.install_postgres)
-            _announce(server)
-            return server.serve_forever(install=args.install_postgres)
+            return server.serve_forever(on_ready=_announce, install=args.install_postgres)
         server.start(install=args.install_postgres)
         _announce(server)
         print(f"stop it with: photoreactor catalog-server stop --dir {server.state_dir}")
@@ -829,13 +847,16 @@ def _announce(server: CatalogServer) -> None:
     print(f"catalog server: {server.uri}  (state in {server.state_dir})")
     if server.settings["readable"]:
         print(f"reads HDF5 spooled under: {', '.join(server.settings['readable'])}")
+    else:
+        print("warning: no --read directory: the server cannot serve the spectra reactors "
+              "spool as HDF5; restart with --read <shared spool directory>", file=sys.stderr)
     if server.new_api_key:
         print("new API key (shown once; kept in "
               f"{server.secrets_path}, mode 600):\n    {server.new_api_key}")
         server.mark_api_key_shown()
     print("reactor profiles:\n    catalog: {kind: tiled, uri: " + server.uri +
           ", path: <this reactor's spool under a --read directory>}\n"
-          "  with TILED_API_KEY=<key> in the queue server's environment")
+          "  with TILED_API_KEY=<key> in the queue server's environment", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,12 +90,31 @@ def test_pg_bindir_override_must_hold_the_server(tmp_path, monkeypatch):
         cs.require_postgres()
 
 
-def test_cli_has_the_catalog_server_command():
-    from photoreactor.cli import build_parser
+def test_root_without_a_postgres_account_is_told_what_to_do(tmp_path, monkeypatch):
+    import pwd
+
+    import photoreactor.catalog_server as cs
+
+    def no_such_user(name):
+        raise KeyError(name)
+
+    monkeypatch.setattr(cs.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cs, "_current_user", lambda: "root")
+    monkeypatch.setattr(pwd, "getpwnam", no_such_user)
+    with pytest.raises(CatalogServerError, match="no 'postgres' account"):
+        cs.PostgresCluster(tmp_path / "pg", 5999, bindir=tmp_path)
+
+
+def test_cli_has_the_catalog_server_command(tmp_path, capsys):
+    from photoreactor.cli import build_parser, main
 
     args = build_parser().parse_args(["catalog-server", "start", "--read", "/srv/spool",
                                       "--read", "/srv/spool2", "--port", "8001"])
     assert (args.action, args.read, args.port) == ("start", ["/srv/spool", "/srv/spool2"], 8001)
+    # nothing set up there: status says so and fails
+    assert main(["catalog-server", "status", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "tiled_healthy  False" in out and "postgres       stopped" in out
 
 
 # -- the real thing ---------------------------------------------------------------------------
@@ -258,10 +277,14 @@ def test_two_reactors_write_to_one_postgres_catalog(lab_server):
     assert server.api_key.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
     assert server.api_key not in server.log_path.read_text()
 
-    # restart from the state directory alone: same key, same runs
-    server.stop()
-    assert not server.healthy()
-    again = CatalogServer(server.state_dir).start(timeout_s=120)
+    # restart with the documented commands and the state directory alone: same key, same runs
+    from photoreactor.cli import main
+
+    assert main(["catalog-server", "stop", "--dir", str(server.state_dir)]) == 0
+    assert not server.healthy() and not server.cluster.running()
+    assert main(["catalog-server", "start", "--dir", str(server.state_dir)]) == 0
+    again = CatalogServer(server.state_dir)
+    assert again.status()["postgres"] == "running" and again.healthy()
     client = from_uri(again.uri, api_key=again.api_key)
     assert sorted(client) == sorted(r["uid"] for r in results.values())
     for rid in ids:
