@@ -124,7 +124,7 @@ def _version_key(path: Path) -> tuple:
 
 
 def find_postgres_bindir() -> Path | None:
-    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None.
+    """The directory holding ``initdb``, ``pg_ctl``, ``postgres`` and ``psql``, or None.
 
     Order: ``$PG_BINDIR``; ``initdb`` on ``PATH``; Debian's
     ``/usr/lib/postgresql/<version>/bin`` and RHEL's ``/usr/pgsql-<version>/bin``,
@@ -141,7 +141,7 @@ def find_postgres_bindir() -> Path | None:
         candidates.extend(sorted(found, key=_version_key, reverse=True))
     for d in candidates:
         if all((d / exe).is_file() and os.access(d / exe, os.X_OK)
-               for exe in ("initdb", "pg_ctl", "postgres")):
+               for exe in ("initdb", "pg_ctl", "postgres", "psql")):
             return d
     return None
 
@@ -582,7 +582,9 @@ class CatalogServer:
             if not Path(d).is_dir():
                 print(f"catalog-server: warning: read directory {d} does not exist (yet); "
                       f"runs spooled there cannot be served until it does", file=sys.stderr)
-        self.settings_path.write_text(json.dumps(self.settings, indent=2) + "\n")
+        tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
+        tmp.write_text(json.dumps(self.settings, indent=2) + "\n")
+        tmp.replace(self.settings_path)
 
     # -- running ---------------------------------------------------------------------------
     def _env(self) -> dict:

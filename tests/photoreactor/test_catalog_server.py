@@ -81,7 +81,7 @@ def test_pg_bindir_override_must_hold_the_server(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cs, "_glob", lambda pattern: [])
     assert find_postgres_bindir() is None  # an empty directory is not a PostgreSQL
-    for exe in ("initdb", "pg_ctl", "postgres"):
+    for exe in ("initdb", "pg_ctl", "postgres", "psql"):
         (tmp_path / exe).write_text("#!/bin/sh\n")
         (tmp_path / exe).chmod(0o755)
     assert find_postgres_bindir() == tmp_path
