@@ -116,7 +116,10 @@ def _catalog(args):
     from photoreactor.storage import open_catalog
 
     prof = load_profile(args.profile)
-    return open_catalog(prof.catalog, prof.data_dir(args.data))
+    embedded = prof.catalog.get("kind", "embedded") == "embedded"
+    # a reader: no writer or ingester; for a server the same spool a session uses
+    return open_catalog(prof.catalog, prof.data_dir(args.data) if embedded else args.data,
+                        write=False)
 
 
 def cmd_runs(args) -> int:
