@@ -61,6 +61,7 @@ def queue_namespace(session) -> dict:
     def safety_report() -> dict:
         """What the session did at start-up and how the safety machinery is doing now."""
         out = {"profile": session.profile.name, "reactor_id": session.profile.reactor_id,
+               "clock": session.clock.kind, "clock_time": session.clock.time(),
                "safe_at_start": dict(session.safe_report), "devices": {}}
         for name, dev in session.devices.items():
             state = {}

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 import time
 from datetime import datetime
+
+_CLOCK_TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 
 
 def configure_parser(p) -> None:
@@ -83,9 +87,20 @@ def main(args) -> int:
     action = args.queue_command
     if action in LOCAL:
         return LOCAL[action](args, settings)
+    from bluesky_queueserver_api.comm_base import RequestFailedError, RequestTimeoutError
+
     RM = client(settings)
     try:
         return REMOTE[action](args, settings, RM)
+    except RequestFailedError as exc:
+        print(f"photoreactor queue {action}: refused: {exc.response.get('msg') or exc}",
+              file=sys.stderr)
+        return 1
+    except RequestTimeoutError as exc:
+        print(f"photoreactor queue {action}: RE Manager not reachable at {settings.control} "
+              f"({exc}); is `photoreactor queue manager --profile {settings.profile_name}` "
+              "running?", file=sys.stderr)
+        return 1
     finally:
         RM.close()
 
@@ -147,7 +162,10 @@ def _parse_params(pairs) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
             raise UsageError(f"parameter {pair!r} is not of the form key=value")
-        out[key] = yaml.safe_load(value) if value else ""
+        if _CLOCK_TIME.match(value):
+            out[key] = value          # YAML 1.1 would read 22:30 as the number 1350
+        else:
+            out[key] = yaml.safe_load(value) if value else ""
     return out
 
 

@@ -65,7 +65,7 @@ from bluesky.utils import Msg, NoReplayAllowed, ensure_generator
 from ophyd import Signal
 
 from ._clockwait import wait_on_clock
-from .watchdog import MOVING_STATES
+from .watchdog import pump_moving
 
 log = logging.getLogger(__name__)
 
@@ -333,11 +333,8 @@ class PumpProbe(Probe):
 
     def read(self) -> tuple[float, str]:
         for name, pump in self.pumps.items():
-            try:
-                if pump.state.get() in MOVING_STATES:
-                    continue
-            except Exception:
-                pass
+            if pump_moving(pump):
+                continue
             try:
                 pump.driver.poll()
             except Exception as exc:

@@ -69,6 +69,25 @@ log = logging.getLogger(__name__)
 MOVING_STATES = frozenset({"starting", "infusing", "withdrawing"})
 
 
+def pump_moving(pump) -> bool:
+    """Whether a pump device is running a move (no I/O).
+
+    The device's ``state`` signal is not reliable for this: it keeps saying
+    ``infusing``/``withdrawing`` after a move that completed normally (reported;
+    the move's ``else: state = idle`` is skipped by its ``return``).  Its
+    ``_moving`` flag is cleared in a ``finally`` and is; a public ``moving``
+    attribute is preferred if the device gains one.
+    """
+    for attr in ("moving", "_moving"):
+        flag = getattr(pump, attr, None)
+        if isinstance(flag, bool):
+            return flag
+    try:
+        return pump.state.get() in MOVING_STATES
+    except Exception:
+        return True          # cannot tell: leave it to the move's own polls
+
+
 def _kind(dev) -> str | None:
     """``"heater"``, ``"pump"`` or None (no watchdog) for a device."""
     if getattr(dev, "has_watchdog", False) is True:
@@ -178,7 +197,7 @@ class WatchdogKeeper:
             try:
                 if hasattr(dev, "heater_on") and int(dev.heater_on.get()):
                     return False
-                if hasattr(dev, "dispensed") and dev.state.get() in MOVING_STATES:
+                if hasattr(dev, "dispensed") and pump_moving(dev):
                     return False
             except Exception:
                 return False     # cannot tell: keep guarding
@@ -229,11 +248,7 @@ class WatchdogKeeper:
     def _refresh_pump(self, name: str, pump, period: float) -> None:
         from photoreactor.devices.pump.base import PumpAlarm
 
-        try:
-            state = pump.state.get()
-        except Exception:
-            state = ""
-        if state in MOVING_STATES:
+        if pump_moving(pump):
             return
         try:
             pump.refresh_watchdog()
@@ -290,4 +305,4 @@ class WatchdogKeeper:
         return self._thread is not None and self._thread.is_alive()
 
 
-__all__ = ["WatchdogKeeper", "MOVING_STATES"]
+__all__ = ["WatchdogKeeper", "MOVING_STATES", "pump_moving"]

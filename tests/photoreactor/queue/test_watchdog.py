@@ -162,3 +162,16 @@ def test_keeper_thread_feeds_until_stopped_then_disarms(rig):
 def test_refresh_fraction_must_leave_margin(rig):
     with pytest.raises(ValueError, match="refresh_fraction"):
         WatchdogKeeper(rig.devices, rig.clock, refresh_fraction=0.9)
+
+
+def test_a_pump_that_has_dosed_is_still_fed_afterwards(rig):
+    """Regression: the pump device's ``state`` keeps saying 'infusing' after a completed
+    dose; the keeper must not take that for a running move and stop feeding the pump."""
+    keeper = WatchdogKeeper(rig.devices, rig.clock, heater_s=600, pump_s=200)
+    keeper.arm()
+    UnattendedSleep(rig.clock, max_jump_s=keeper.max_jump_s, between=[keeper.refresh]).install(rig.RE)
+    rig.RE(bps.mv(rig.pump_cd, 0.5))
+    rig.RE(bps.sleep(3600.0))
+    assert firmware(rig, "pump_cd").alarm is None and not keeper.errors
+    rig.RE(bps.mv(rig.pump_cd, 0.5))             # the next dose is not refused by an alarm
+    assert firmware(rig, "pump_cd").infused_ml == pytest.approx(0.5, abs=1e-3)
