@@ -29,6 +29,13 @@ Running the queue (simulated profile; the lab profile works the same way)::
     photoreactor queue stop                         # stop after the running item
     photoreactor queue pause | resume | abort       # act on the running plan
 
+A failed item is recorded in the history *and* put back at the front of the queue,
+and the queue stops (the queue server's rule: someone should look before the reactor
+runs again); ``photoreactor queue remove UID`` drops it.  An item that was running
+when the manager died is in the history with exit status ``unknown``, and its run is in
+the catalog, closed as interrupted.  ``profiles/lab-example/queue/README.md`` has the
+lab set-up (Redis service, systemd unit, profile sections).
+
 Everything ``photoreactor queue`` does is also available from Bluesky's own
 ``qserver`` command (``qserver queue add plan '{"name": "grow_until", ...}'``,
 ``qserver queue start`` ...) with the control address of the profile.
