@@ -396,7 +396,14 @@ class Catalog:
                 self.writer.stopped[:] = [u for u in self.writer.stopped if u not in failed]
         return self._get_client()
 
-    def __getitem__(self, uid: str):
+    def __getitem__(self, uid: str | int):
+        """A run by uid, or by position like databroker: ``catalog[-1]`` is the latest run."""
+        if isinstance(uid, int):
+            client = self.client
+            n = len(client)
+            if not -n <= uid < n:
+                raise IndexError(f"the catalog holds {n} run(s); there is no run [{uid}]")
+            return client.values()[uid]
         if self.writer is not None:
             self.sync(uid=uid)
         return self._get_client()[uid]
@@ -518,6 +525,10 @@ class Catalog:
             try:
                 if self.writer.stopped:
                     self.sync(timeout_s=timeout_s)
+            except StorageError as exc:
+                # closing must not fail: the documents are safe in the journal, and the
+                # ingester (or the next session) finishes the job
+                log.error("closing the catalog: %s", exc)
             finally:
                 if self._service is not None:
                     self._service.release(self.data_dir)
@@ -576,6 +587,8 @@ def open_catalog(config: dict, data_dir: Path | str | None = None, *, write: boo
         made, and interrupted runs are recovered in this process before it returns.
     """
     config = dict(config or {"kind": "embedded"})
+    if "fsync_interval_s" in config:
+        kwargs.setdefault("fsync_interval_s", float(config["fsync_interval_s"]))
     if data_dir is None:
         if config.get("kind", "embedded") == "embedded" and not config.get("path"):
             raise StorageError("an embedded catalog needs a data directory "

@@ -68,6 +68,8 @@ RESERVED = ("time", "seq_num")
 #: every flush of a slow stream, costs little; large enough for fast slicing
 CHUNK_BYTES = 128 * 1024
 #: flush a run's pending data when this much has accumulated, whatever the time
+#: rows of an array node per Tiled block (what a client fetches in one request)
+TILED_BLOCK_BYTES = 16 * 1024**2
 MAX_PENDING_BYTES = 64 * 1024**2
 MAX_PENDING_ROWS = 50_000
 #: a catalog batch costing c seconds is followed by at least FLUSH_CPU_SHARE * c seconds of
@@ -77,7 +79,7 @@ FLUSH_CPU_SHARE = 5.0
 MAX_FLUSH_INTERVAL_S = 5.0
 #: the ingester runs at lower CPU priority: on a busy machine acquisition wins, the catalog
 #: lags a little more, and durability (the journal) is unaffected
-INGEST_NICE = 10
+INGEST_NICE = 19
 
 
 class IngestError(StorageError):
@@ -139,6 +141,12 @@ def _classify(key: str, data_key: dict, value) -> _Column:
     if isinstance(value, str) or dtype == "string":
         return _Column(key, column, "scalar", pa.string())
     return _Column(key, column, "json", pa.string())
+
+
+def _block_rows(shape, dtype) -> int:
+    """Rows per Tiled block of an array node: ~16 MB per block."""
+    row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return int(max(1, TILED_BLOCK_BYTES // max(row, 1)))
 
 
 def _chunk_rows(shape, dtype) -> int:
@@ -239,7 +247,10 @@ class _ArrayNode:
         from tiled.structures.data_source import Asset, DataSource, Management
 
         shape = (self.rows, *self.col.shape)
-        step = _chunk_rows(self.col.shape, self.col.dtype)
+        # Tiled's blocks need not match the HDF5 chunks (its adapter slices a dask array).
+        # Large blocks keep this structure — sent with every shape update and stored in
+        # the catalog — a few hundred entries long even for a 120-hour run.
+        step = _block_rows(self.col.shape, self.col.dtype)
         lead = tuple([step] * (self.rows // step) + ([self.rows % step] if self.rows % step else []))
         chunks = (lead or (0,), *((d,) for d in self.col.shape))
         return DataSource(
@@ -385,7 +396,7 @@ class _Stream:
 
     def _start_segment(self, arrays: list[_Column], desc: dict) -> None:
         if self.segment is not None:
-            self._flush_arrays()
+            self.flush()  # rows so far belong to the old segment's key set
         n = len(self.segments)
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.name)
         path = self.run.files_dir / (f"{safe}.h5" if n == 0 else f"{safe}.{n + 1}.h5")
@@ -499,6 +510,8 @@ class RunIngest:
         self.done = False
         self._progress_offset = -1
         self._flush_cost_s = 0.0
+        self._flushed_rows = 0
+        self._last_report = time.monotonic()
 
     # -- the loop -----------------------------------------------------------------------
     def step(self) -> bool:
@@ -618,6 +631,11 @@ class RunIngest:
             rows += stream.flush()
         if rows:
             self._flush_cost_s = time.monotonic() - t0
+            self._flushed_rows += rows
+            if time.monotonic() - self._last_report >= 300:
+                log.info("run %s: %d rows in the catalog; last batch of %d took %.3f s",
+                         self.uid, self._flushed_rows, rows, self._flush_cost_s)
+                self._last_report = time.monotonic()
         self.last_flush = time.monotonic()
         if self.reader.offset != self._progress_offset:
             self._write_progress()
@@ -664,6 +682,7 @@ class RunIngest:
             stream.close()
         if self.files_dir.exists():
             fsync_dir(self.files_dir)
+            fsync_dir(self.files_root)
         md = dict(self.root.metadata)
         md.update({"stop": json_safe(self.stop_doc), "storage": storage})
         self.root.update_metadata(metadata=md, drop_revision=True)

@@ -65,6 +65,10 @@ def test_arrays_and_scalars_round_trip_bit_identical(catalog, RE):
         want = np.stack([v[key[5:]] for v in dev.sent])
         assert got.dtype == np.dtype(dtype) and got.shape == want.shape
         assert got.tobytes() == want.tobytes(), key
+    # the xarray view of the whole stream (dask underneath): arrays stay arrays, exactly
+    ds = prim.read()
+    assert ds["spec_counts"].values.tobytes() == np.stack([v["counts"] for v in dev.sent]).tobytes()
+    assert ds["spec_mode"].values.tolist() == [v["mode"] for v in dev.sent]
     table = prim.base["internal"].read()
     assert table["spec_temperature"].tolist() == [v["temperature"] for v in dev.sent]
     assert table["spec_pulses"].tolist() == [v["pulses"] for v in dev.sent]
@@ -116,6 +120,19 @@ def test_a_live_run_is_in_the_catalog_within_seconds(catalog):
     run = catalog.client[uid]
     assert "stop" not in run.metadata or run.metadata["stop"] is None
     assert run["primary"]["spectrometer_counts"].shape == (12, 2048)
+    # another process (a notebook) reads the open run while it is being written (HDF5 SWMR)
+    code = ("import sys, hashlib\n"
+            "from photoreactor.storage import open_catalog\n"
+            "cat = open_catalog({'kind': 'embedded'}, sys.argv[1], write=False)\n"
+            "a = cat.client[sys.argv[2]]['primary']['spectrometer_counts'][2:5]\n"
+            "print(hashlib.sha256(a.tobytes()).hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", code, str(catalog.data_dir), uid],
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import hashlib
+
+    want = np.stack([spectrum(s) for s in (3, 4, 5)])
+    assert out.stdout.split()[-1] == hashlib.sha256(want.tobytes()).hexdigest()
     more = list(make_run(3, stop=False))  # another run interleaved: each has its own journal
     for name, doc in more:
         catalog.writer(name, doc)
@@ -223,3 +240,20 @@ def test_another_process_reads_runs_written_here(catalog, RE):
     assert got == {"sha": hashlib.sha256(want.tobytes()).hexdigest(),
                    "raw": hashlib.sha256(raw.tobytes()).hexdigest(),
                    "sample": "readback", "n": 1}
+
+
+def test_latest_run_by_position_and_search_by_metadata(catalog):
+    docs = list(make_run(2, md={"sample": "ZnSe-9", "operator": "ada"}))
+    uid = docs[0][1]["uid"]
+    for name, doc in docs:
+        catalog.writer(name, doc)
+    assert catalog[-1].metadata["start"]["uid"] == uid
+    assert list(catalog.search(sample="ZnSe-9", operator="ada")) == [uid]
+    with pytest.raises(IndexError, match="no run"):
+        catalog[10**6]
+
+
+def test_profile_can_set_the_fsync_interval(tmp_path):
+    cat = open_catalog({"kind": "embedded", "fsync_interval_s": 0.2}, tmp_path, ingest=False)
+    assert cat.writer.fsync_interval_s == 0.2
+    cat.close()
