@@ -16,7 +16,7 @@ Profile section::
 
     notifications:
       log_file: null                     # default <data dir>/notifications.log
-      events: [fail, abort, aborted, suspended, resumed, watchdog, success]
+      events: [success, fail, abort, suspended, resumed, aborted, watchdog]   # the default
       email:
         host: smtp.lab.example.org
         port: 587
@@ -31,7 +31,8 @@ Profile section::
         headers_env: {}                  # {header: ENV_VAR} read at start-up
 
 ``events`` filters what is e-mailed and posted (the log file gets everything);
-the default sends every run end and every safety event.
+the default sends every run end and every safety event (not ``info``).  On a
+simulated profile each log line also gives the session-clock time.
 
 Sending happens on a background thread, so the RunEngine never waits for a mail
 server; a failed delivery is logged (and written to the log file) and never
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 RUN_EVENTS = ("success", "fail", "abort")
 SAFETY_EVENTS = ("suspended", "resumed", "aborted", "watchdog")
 ALL_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + ("info",))
+#: what is e-mailed/posted unless ``events`` says otherwise ("info" — a session started —
+#: only goes to the log file)
+DEFAULT_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS)
 NETWORK_TIMEOUT_S = 15.0
 
 
@@ -97,7 +101,7 @@ class Notifier:
         else:
             self.log_file = None
         events = cfg.get("events")
-        self.events = frozenset(events) if events else ALL_EVENTS
+        self.events = frozenset(events) if events else DEFAULT_EVENTS
         bad = self.events - ALL_EVENTS
         if bad:
             raise NotificationConfigError(f"notifications.events: unknown {sorted(bad)}; "
@@ -186,7 +190,11 @@ class Notifier:
         now = self.clock.time() if self.clock is not None else datetime.now().timestamp()
         record = {"kind": kind, "reactor": self.reactor, "subject": subject, "body": body,
                   "time": now, **fields}
-        self._write_log(f"{kind.upper():9s} {subject}")
+        sim = ""
+        if getattr(self.clock, "kind", "wall") == "virtual":
+            # a simulated night passes in seconds: say when it happened on the session clock
+            sim = f" (session clock {datetime.fromtimestamp(now).isoformat(timespec='seconds')})"
+        self._write_log(f"{kind.upper():9s} {subject}{sim}")
         if kind in self.events and (self.email or self.webhook):
             self._ensure_thread()
             self._queue.put(record)
