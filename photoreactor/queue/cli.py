@@ -124,6 +124,10 @@ def _manager(args, settings) -> int:
 
     if args.data:
         os.environ["PHOTOREACTOR_DATA"] = str(args.data)
+    if not settings.existing_file.is_file():
+        print(f"photoreactor: warning: {settings.existing_file} is missing: items cannot be "
+              "checked before the environment is open; generate it with `photoreactor queue "
+              f"lists --profile {settings.profile_name}`", file=sys.stderr)
     cmd = manager_command(settings, verbose=args.verbose)
     print(f"photoreactor: RE Manager for profile {settings.profile_name}: control "
           f"{settings.control}, Redis {settings.redis} (prefix {settings.redis_prefix})",
