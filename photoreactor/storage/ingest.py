@@ -785,6 +785,12 @@ class Ingester:
             jdir = data_dir / "journal"
             if not jdir.is_dir():
                 continue
+            for new in jdir.glob(f"*{SUFFIX}.new"):
+                # a journal whose creation was cut short (before its start document): empty
+                fd = try_lock(new)
+                if fd is not None:
+                    new.unlink(missing_ok=True)
+                    os.close(fd)
             for journal in sorted(jdir.glob(f"*{SUFFIX}")):
                 if journal in self.runs:
                     continue

@@ -21,8 +21,9 @@ Durability policy (the writer, :class:`JournalWriter`):
 * a flusher thread calls ``os.fsync`` on every journal written since its last
   pass, every ``fsync_interval_s`` (0.5 s by default), so after a power loss at
   most the last ~0.5 s (plus the time of one fsync) can be missing;
-* ``stop`` documents are fsynced immediately, and the journal's directory is
-  fsynced when a journal is created (so the file itself survives power loss).
+* a ``stop`` document wakes the flusher at once (fsync, then the journal is
+  closed), and a new journal's directory entry is fsynced in the flusher's next
+  pass — the RunEngine thread itself never waits for the disk.
 
 Liveness is told by ``flock``: the writer holds an exclusive lock on its journal
 from the start document to the stop document.  The kernel drops the lock when
@@ -273,6 +274,8 @@ class JournalWriter:
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
+        self._closing: list[_OpenJournal] = []   # stopped runs awaiting fsync + close
+        self._dir_dirty = False
         self.stopped: list[str] = []  # uids of runs this writer closed, oldest first
         self.last_fsync_s = 0.0
         self.max_fsync_s = 0.0  # slowest flusher pass so far: the power-loss window's tail
@@ -330,14 +333,14 @@ class JournalWriter:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX)
             _write_all(fd, MAGIC)
-            os.fsync(fd)
             os.rename(tmp, path)
-            fsync_dir(self.journal_dir)
         except OSError as exc:
             raise StorageError(f"cannot create the run journal {path}: {exc}") from exc
         run = _OpenJournal(uid, path, fd)
+        run.dirty = True
         with self._lock:
             self._runs[uid] = run
+            self._dir_dirty = True  # the flusher makes the new name durable too
         self._check_disk(path)
         self._ensure_flusher()
         if self.on_start is not None:
@@ -345,16 +348,18 @@ class JournalWriter:
         return run
 
     def _close_run(self, run: _OpenJournal) -> None:
-        try:
-            os.fsync(run.fd)
-        finally:
-            with self._lock:
-                self._runs.pop(run.uid, None)
-                for table in (self._descriptor_run, self._resource_run):
-                    for key in [k for k, v in table.items() if v is run]:
-                        del table[key]
-                os.close(run.fd)  # drops the flock: the run is over
-                self.stopped.append(run.uid)
+        # The lock goes now (the ingester may finish the run at once); the fsync and the
+        # close are the flusher's, woken right away, so the RunEngine thread never waits
+        # for the disk.
+        fcntl.flock(run.fd, fcntl.LOCK_UN)
+        with self._lock:
+            self._runs.pop(run.uid, None)
+            for table in (self._descriptor_run, self._resource_run):
+                for key in [k for k, v in table.items() if v is run]:
+                    del table[key]
+            self._closing.append(run)
+            self.stopped.append(run.uid)
+        self._wake.set()
 
     def open_runs(self) -> dict[str, dict]:
         """Runs being written now: ``{uid: {"records": n, "bytes": b, "path": p}}``."""
@@ -363,17 +368,26 @@ class JournalWriter:
                     for r in self._runs.values()}
 
     def flush(self) -> None:
-        """fsync every journal written since the last flush (the flusher does this too)."""
+        """fsync every journal written since the last flush (the flusher does this).
+
+        Only the flusher thread (or :meth:`close`, after it has stopped) calls this, so
+        a descriptor is never closed under a concurrent fsync.
+        """
         with self._lock:
             runs = [r for r in self._runs.values() if r.dirty]
             for r in runs:
                 r.dirty = False
-        for r in runs:
+            closing, self._closing = self._closing, []
+            dir_dirty, self._dir_dirty = self._dir_dirty, False
+        for r in runs + closing:
             try:
                 os.fsync(r.fd)
-            except OSError as exc:  # closed concurrently by its stop document
-                if exc.errno != 9:
-                    log.error("journal: fsync of %s failed: %s", r.path, exc)
+            except OSError as exc:
+                log.error("journal: fsync of %s failed: %s", r.path, exc)
+        for r in closing:
+            os.close(r.fd)
+        if dir_dirty:
+            fsync_dir(self.journal_dir)
 
     def close(self) -> list[str]:
         """Stop the flusher; runs still open are left for recovery. Returns their uids."""
@@ -396,6 +410,7 @@ class JournalWriter:
     def _flush_loop(self) -> None:
         while not self._closed:
             self._wake.wait(self.fsync_interval_s)
+            self._wake.clear()
             t0 = time.perf_counter()
             self.flush()
             self.last_fsync_s = time.perf_counter() - t0

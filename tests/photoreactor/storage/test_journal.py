@@ -174,9 +174,17 @@ def test_flusher_fsyncs_on_time_and_stop_fsyncs_at_once(tmp_path, monkeypatch):
     while len(synced) == n0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(synced) > n0, "the flusher thread never fsynced the open journal"
+    w.fsync_interval_s = 30.0   # from now on only a wake-up can make the flusher run soon
+    time.sleep(0.2)
     n1 = len(synced)
+    t_stop = time.monotonic()
     w(*docs[-1])
-    assert len(synced) > n1, "a stop document must be fsynced before the callback returns"
+    assert not writer_alive(tmp_path / "f.journal"), "the lock must drop with the stop document"
+    deadline = time.monotonic() + 10
+    while len(synced) == n1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(synced) > n1, "the stop document was never fsynced"
+    assert synced[-1][0] - t_stop < 5.0, "the stop document must wake the flusher"
     w.close()
 
 
