@@ -28,7 +28,7 @@ import logging
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
-from bluesky.utils import RunEngineControlException
+from bluesky.utils import FailedStatus, RunEngineControlException
 from ophyd import Device
 
 from .preflight import PreflightError, find_violations
@@ -88,7 +88,10 @@ def _run_returning_result(plan, md):
         if isinstance(e, RunEngineControlException):
             yield from bps.close_run(exit_status=e.exit_status)
         else:
-            yield from bps.close_run(exit_status="fail", reason=f"{type(e).__name__}: {e}")
+            # a failed status says only "DeviceStatus(... success=False)": record its cause
+            cause = e.__cause__ if isinstance(e, FailedStatus) and e.__cause__ else e
+            yield from bps.close_run(exit_status="fail",
+                                     reason=f"{type(cause).__name__}: {cause}")
 
     return (yield from bpp.contingency_wrapper(plan, except_plan=except_plan,
                                                else_plan=bps.close_run))

@@ -223,6 +223,11 @@ class SyringePump(Device):
                                f"{self.reagent.species!r}; cannot convert moles to mL")
         return float(mol) / c * 1000.0
 
+    @property
+    def moving(self) -> bool:
+        """True while a move is in progress (watchdog keepers and guards ask this)."""
+        return self._moving
+
     def load_syringe(self, volume_ml: float, reagent: PumpReagent | None = None) -> None:
         """Record a manual syringe (re)fill: ``volume_ml`` of ``reagent`` (default: same)."""
         if self._moving:
@@ -387,10 +392,11 @@ class SyringePump(Device):
                     pass
             self.state.put("error")
             raise
-        else:
-            self.state.put("idle")
         finally:
             self._moving = False
+            if self.state.get() in ("infusing", "withdrawing"):
+                # a completed move returns from inside the loop: the else branch never ran
+                self.state.put("idle")
 
     def _best_effort_stop(self) -> None:
         try:
