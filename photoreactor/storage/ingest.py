@@ -71,6 +71,8 @@ CHUNK_BYTES = 128 * 1024
 #: rows of an array node per Tiled block (what a client fetches in one request)
 TILED_BLOCK_BYTES = 16 * 1024**2
 MAX_PENDING_BYTES = 64 * 1024**2
+#: while runs are being ingested, look for new journals this often
+SCAN_INTERVAL_S = 0.5
 MAX_PENDING_ROWS = 50_000
 #: a catalog batch costing c seconds is followed by at least FLUSH_CPU_SHARE * c seconds of
 #: waiting (so catalog bookkeeping takes at most ~1/5 of a core) ...
@@ -539,9 +541,6 @@ class RunIngest:
             return True
         return False
 
-    def has_work(self) -> bool:
-        return not self.reader.at_end() or self._pending_rows() > 0
-
     def _pending_bytes(self) -> int:
         return sum(s.p_bytes for s in self.streams.values())
 
@@ -761,6 +760,7 @@ class Ingester:
         self.flush_interval_s = flush_interval_s
         self.dirs: dict[Path, dict] = {}
         self.runs: dict[Path, RunIngest] = {}
+        self._last_scan = 0.0
 
     def watch(self, data_dir: Path, catalog: dict, client=None) -> None:
         from .catalog import make_client
@@ -778,10 +778,20 @@ class Ingester:
         if Path(data_dir) in self.dirs:
             self.dirs[Path(data_dir)]["released"] = True
 
-    def step(self, only_orphans: bool = False) -> bool:
-        """One pass over every watched directory. Returns True if anything was done."""
-        worked = False
-        for data_dir, info in list(self.dirs.items()):
+    def step(self, only_orphans: bool = False, scan: bool | None = None) -> bool:
+        """One pass over the watched directories and the runs being ingested.
+
+        Returns True when more work is waiting right now (a backlog larger than one
+        read, a run just claimed or finished); False means the caller may sleep.
+        Directories are scanned for new journals at most every ``SCAN_INTERVAL_S``
+        while runs are being ingested (``scan=True`` forces a scan).
+        """
+        busy = False
+        now = time.monotonic()
+        if scan is None:
+            scan = not self.runs or now - self._last_scan >= SCAN_INTERVAL_S
+        for data_dir, info in list(self.dirs.items()) if scan else []:
+            self._last_scan = now
             jdir = data_dir / "journal"
             if not jdir.is_dir():
                 continue
@@ -801,18 +811,17 @@ class Ingester:
                     continue
                 self.runs[journal] = RunIngest(info["client"], journal, data_dir / "files", fd,
                                                self.flush_interval_s)
-                worked = True
+                busy = True
         for journal, run in list(self.runs.items()):
             try:
-                had = run.has_work()
                 finished = run.step()
-                worked = worked or had or finished
+                busy = busy or finished or run.reader.more
             except Exception as exc:  # noqa: BLE001 - one bad run must not stop the others
                 run.fail(exc)
                 finished = True
             if finished:
                 del self.runs[journal]
-        return worked
+        return busy
 
     def idle(self) -> bool:
         return not self.runs
@@ -903,7 +912,7 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
                 ing.release(Path(cmd["data_dir"]))
             elif op in ("quit", "eof"):
                 quitting = True
-        worked = ing.step()
+        busy = ing.step()
         for data_dir, info in list(ing.dirs.items()):
             if info["released"] and not any(r.journal.parent.parent == data_dir for r in ing.runs.values()):
                 if info["context"] is not None:
@@ -918,9 +927,11 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
                     del ing.runs[journal]
         if quitting and ing.idle():
             # one last pass: runs whose writer stopped while we were finishing the others
-            if not ing.step():
+            if not ing.step(scan=True) and ing.idle():
                 break
-        if not worked:
+        if not busy:
+            # reading every poll_s is plenty for catalog batches every second or more; a
+            # tight loop over a growing journal would cost more CPU than the ingest itself
             time.sleep(poll_s)
     ing.close()
     return 0

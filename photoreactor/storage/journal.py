@@ -132,6 +132,7 @@ class JournalReader:
         self._magic_ok = head == MAGIC
         self._buf = b""
         self.records = 0
+        self.more = False
         self.corrupt: int | None = None
 
     def read_new(self, max_bytes: int = 64 * 1024**2) -> list[tuple[str, dict]]:
@@ -145,6 +146,7 @@ class JournalReader:
             return []
         self._fh.seek(self.offset + len(self._buf))
         chunk = self._fh.read(max_bytes)
+        self.more = len(chunk) == max_bytes  # a backlog: read again without waiting
         if chunk:
             self._buf += chunk
         out = []
