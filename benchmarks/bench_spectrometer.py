@@ -6,6 +6,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+
 from photoreactor.devices.spectrometer.build import build_ocean_spectrometer
 from photoreactor.sim_devices.clock import VirtualClock
 from photoreactor.sim_devices.emulators.base import clear_registries

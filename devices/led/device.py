@@ -56,6 +56,7 @@ from typing import Protocol
 
 from ophyd import Component as Cpt
 from ophyd import Device
+
 from photoreactor.devices.common.errors import InstrumentAlarm, InstrumentRejected, LimitError
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
 from photoreactor.devices.common.status import run_in_thread

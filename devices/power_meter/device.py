@@ -28,6 +28,7 @@ import math
 
 from ophyd import Component as Cpt
 from ophyd import Device
+
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
 from photoreactor.devices.common.status import run_in_thread
 

@@ -69,6 +69,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from photoreactor.devices.common.errors import (
     InstrumentDisconnected,
     InstrumentError,

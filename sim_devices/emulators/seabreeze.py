@@ -53,6 +53,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+
 from photoreactor.sim_devices import optics
 
 from .base import COMMON_FAULTS, Emulator, emulates, register_spectrometer, spectrometer_emulator

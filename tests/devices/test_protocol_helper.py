@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from photoreactor.devices.common.errors import InstrumentTimeout
 
+from photoreactor.devices.common.errors import InstrumentTimeout
 from tests.devices.protocol import ProtocolMismatch, expected_serial, expected_visa
 
 

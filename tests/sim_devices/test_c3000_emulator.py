@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+
 from photoreactor.sim_devices.clock import VirtualClock
 from photoreactor.sim_devices.emulators.c3000 import attach
 from photoreactor.sim_devices.world import MinimalReactor

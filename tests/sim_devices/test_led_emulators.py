@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.sim_devices.clock import VirtualClock
 from photoreactor.sim_devices.emulators.dc2200 import DC2200Emulator, ScpiTable
 from photoreactor.sim_devices.emulators.dc4100 import DC4100Emulator, Head

@@ -6,6 +6,7 @@ import binascii
 from types import SimpleNamespace
 
 import pytest
+
 from photoreactor.sim_devices.clock import VirtualClock
 from photoreactor.sim_devices.emulators.newera import NewEraBus, attach, display, parse_number
 from photoreactor.sim_devices.world import MinimalReactor

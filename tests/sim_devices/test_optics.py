@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from photoreactor.sim_devices import optics
 
 WL = optics.wavelength_axis(2048, (200.0, 0.4713, -1.5e-5, 0.0))

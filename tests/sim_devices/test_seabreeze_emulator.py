@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from photoreactor.devices.spectrometer.ocean import MODELS
 from photoreactor.sim_devices.clock import VirtualClock
 from photoreactor.sim_devices.emulators.base import register_spectrometer

@@ -7,6 +7,7 @@ import pytest
 from ophyd import Component as Cpt
 from ophyd import Device
 from ophyd.utils import ReadOnlyError
+
 from photoreactor.devices.common.errors import InstrumentTimeout, LimitError
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
 from photoreactor.sim_devices.clock import VirtualClock

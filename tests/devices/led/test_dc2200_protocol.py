@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -10,7 +11,6 @@ from photoreactor.devices.common.errors import (
     ProtocolError,
 )
 from photoreactor.devices.led.dc2200 import DC2200Driver
-
 from tests.devices.protocol import expected_visa
 
 OK = ("SYST:ERR?", '+0,"No error"')

@@ -9,11 +9,13 @@ from __future__ import annotations
 from importlib.resources import files
 
 import pytest
+
 from photoreactor.devices.common.errors import InstrumentRejected
 
 pytest.importorskip("pyvisa_sim")
 
 import pyvisa  # noqa: E402
+
 from photoreactor.devices.led.dc2200 import DC2200Driver  # noqa: E402
 
 RESOURCE = "USB0::0x1313::0x80C8::M00000001::INSTR"

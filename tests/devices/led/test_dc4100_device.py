@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import InstrumentAlarm, InstrumentDisconnected
 
 from .conftest import CALIBRATION, make_dc4100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -10,7 +11,6 @@ from photoreactor.devices.common.errors import (
     ProtocolError,
 )
 from photoreactor.devices.led.dc4100 import DC4100Driver
-
 from tests.devices.protocol import expected_serial
 
 OK = (b"E?\r\n", b"ERROR 0:No error\r\n")

@@ -6,6 +6,7 @@ import math
 import time
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentAlarm,
     InstrumentDisconnected,

@@ -13,10 +13,9 @@ from .conftest import DC2200_CFG
 def rig(clock):
     """The profile path: validate entries, build the bench, build devices by their builders."""
     import photoreactor.sim_devices  # noqa: F401
+    from photoreactor.config import load_profile
     from photoreactor.devices.registry import load_all
     from photoreactor.sim_devices.bench import build_bench
-
-    from photoreactor.config import load_profile
 
     profile = load_profile({
         "name": "led-test", "clock": {"kind": "virtual", "speed": 1000},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     DetectorSaturated,
     InstrumentRejected,
@@ -11,7 +12,6 @@ from photoreactor.devices.common.errors import (
     ProtocolError,
 )
 from photoreactor.devices.power_meter.pm100 import PM100Driver
-
 from tests.devices.protocol import expected_visa
 
 OK = ("SYST:ERR?", '+0,"No error"')

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from photoreactor.devices.common.errors import (
     DetectorSaturated,
     InstrumentDisconnected,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from types import SimpleNamespace
 
-import photoreactor.sim_devices  # noqa: F401  (registers sim:// and the emulator backends)
 import pytest
+
+import photoreactor.sim_devices  # noqa: F401  (registers sim:// and the emulator backends)
 from photoreactor.sim_devices.world import MinimalReactor
 
 CD_CONFIG = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -13,7 +14,6 @@ from photoreactor.devices.common.errors import (
 )
 from photoreactor.devices.pump.base import PumpAlarm
 from photoreactor.devices.pump.c3000 import C3000Driver, address_char
-
 from tests.devices.protocol import expected_serial
 
 IDLE, BUSY = "`", "@"

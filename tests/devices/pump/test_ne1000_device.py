@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentAlarm,
     InstrumentDisconnected,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentRejected,
     InstrumentTimeout,
@@ -19,7 +20,6 @@ from photoreactor.devices.pump.newera import (
     format_number,
     safe_packet,
 )
-
 from tests.devices.protocol import expected_serial
 
 

@@ -8,6 +8,7 @@ armed and disarmed, which leaves the pump in basic mode as found.
 from __future__ import annotations
 
 import pytest
+
 from photoreactor.devices.common.timing import WallClock
 
 PUMP_CLASSES = {"NE1000Pump", "C3000Pump"}

@@ -7,6 +7,7 @@ import time
 import bluesky.plan_stubs as bps
 import pytest
 from bluesky.utils import FailedStatus
+
 from photoreactor.devices.pump import PumpAlarm
 
 

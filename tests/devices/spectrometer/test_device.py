@@ -10,6 +10,7 @@ import bluesky.plans as bp
 import numpy as np
 import pytest
 from ophyd.utils import ReadOnlyError
+
 from photoreactor.devices.common.errors import (
     DetectorSaturated,
     InstrumentDisconnected,

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+
 from photoreactor.devices.common.errors import (
     InstrumentDisconnected,
     InstrumentRejected,
