@@ -10,8 +10,15 @@
 * ``runs()``, ``search(...)``, ``catalog[uid]``, ``problems()``, ``close()``.
 
 Ingestion runs in one child process per Python process (:class:`IngestService`),
-shared by every catalog opened there, and started at the first run — opening a
-catalog costs no more than creating two directories.
+shared by every catalog opened for writing there and started by the first one
+(its start-up — importing Tiled, a few seconds — overlaps the session's own).
+It runs in its own session (Ctrl-C in the chemist's terminal does not reach it)
+at the lowest CPU priority, and exits once its parent is gone and every run
+whose writer stopped is in the catalog.
+
+Profile ``catalog`` keys used here: ``kind`` (``embedded`` | ``tiled``),
+``path`` (data directory), ``uri`` and ``api_key`` (Tiled server), and the
+optional ``fsync_interval_s`` (journal fsync period, default 0.5 s).
 """
 
 from __future__ import annotations
@@ -514,14 +521,15 @@ class Catalog:
     def close(self, timeout_s: float = 120.0) -> None:
         """Finish: runs this session wrote reach the catalog, then everything is closed.
 
-        A run still open (the RunEngine was not idle) keeps its journal and is
-        recovered, as interrupted, by the ingester or the next session.
+        A run still open (the RunEngine was not idle) is stored up to its last
+        document and closed as interrupted (``exit_status: "abort"``).
         """
         if self.writer is not None:
             left = self.writer.close()
             if left:
-                log.warning("catalog closed with run(s) still open: %s; they will be recovered "
-                            "as interrupted", left)
+                log.warning("catalog closed with run(s) still open: %s; they are stored up to "
+                            "now and closed as interrupted", left)
+                self.writer.stopped.extend(left)  # wait for them below, like finished runs
             try:
                 if self.writer.stopped:
                     self.sync(timeout_s=timeout_s)

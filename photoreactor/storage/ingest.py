@@ -664,8 +664,9 @@ class RunIngest:
                 "run_start": self.uid,
                 "time": last,
                 "exit_status": "abort",
-                "reason": (f"interrupted: the process writing this run died; data recovered from "
-                           f"its journal up to the last document, at {_now_iso(last)}"),
+                "reason": (f"interrupted: the run was never closed (the process writing it died, "
+                           f"or its session ended mid-run); data recovered from its journal up to "
+                           f"the last document, at {_now_iso(last)}"),
                 "num_events": {name: s.rows for name, s in self.streams.items()},
             }
         storage = {
@@ -903,6 +904,7 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
             if op == "watch":
                 try:
                     ing.watch(Path(cmd["data_dir"]), cmd.get("catalog") or {})
+                    (Path(cmd["data_dir"]) / "journal" / "INGESTER-ERROR").unlink(missing_ok=True)
                 except Exception as exc:  # noqa: BLE001 - report and keep serving others
                     log.exception("ingester: cannot open the catalog of %s: %s", cmd["data_dir"], exc)
                     (Path(cmd["data_dir"]) / "journal").mkdir(parents=True, exist_ok=True)

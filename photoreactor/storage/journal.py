@@ -277,6 +277,7 @@ class JournalWriter:
         self._closed = False
         self._flusher: threading.Thread | None = None
         self._closing: list[_OpenJournal] = []   # stopped runs awaiting fsync + close
+        self._unrouted: set = set()
         self._dir_dirty = False
         self.stopped: list[str] = []  # uids of runs this writer closed, oldest first
         self.last_fsync_s = 0.0
@@ -307,9 +308,13 @@ class JournalWriter:
         else:
             run = None
         if run is None:
-            if name != "start":
-                log.warning("journal: %s document for no open run ignored (uid %s)",
-                            name, doc.get("uid"))
+            # e.g. subscribed in the middle of a run: say so once per run/stream, not per event
+            key = doc.get("descriptor") or doc.get("run_start") or doc.get("uid")
+            if key not in self._unrouted:
+                self._unrouted.add(key)
+                log.warning("journal: %s document of a run that started before this writer was "
+                            "subscribed is not stored (and neither are the rest of that run's)",
+                            name)
             return
         record = encode(name, doc)
         try:
@@ -392,15 +397,28 @@ class JournalWriter:
             fsync_dir(self.journal_dir)
 
     def close(self) -> list[str]:
-        """Stop the flusher; runs still open are left for recovery. Returns their uids."""
+        """Fsync everything and stop the flusher.
+
+        Runs still open (the session ends in the middle of a run) are released: their
+        journals are closed without a stop document, so the ingester closes them as
+        interrupted at once.  Returns their uids.
+        """
         self._closed = True
         self._wake.set()
         if self._flusher is not None:
             self._flusher.join(timeout=5)
         self.flush()
         with self._lock:
-            left = list(self._runs)
-        return left
+            left = list(self._runs.values())
+            self._runs.clear()
+            self._descriptor_run.clear()
+            self._resource_run.clear()
+        for run in left:
+            try:
+                os.fsync(run.fd)
+            finally:
+                os.close(run.fd)
+        return [r.uid for r in left]
 
     def _ensure_flusher(self) -> None:
         if self._flusher is None or not self._flusher.is_alive():

@@ -257,3 +257,42 @@ def test_profile_can_set_the_fsync_interval(tmp_path):
     cat = open_catalog({"kind": "embedded", "fsync_interval_s": 0.2}, tmp_path, ingest=False)
     assert cat.writer.fsync_interval_s == 0.2
     cat.close()
+
+
+def test_an_ingester_that_dies_is_restarted_and_rebuilds_the_run(catalog):
+    """The ingester process is killed mid-run; the next sync restarts it, nothing is lost."""
+    from photoreactor.storage.catalog import IngestService
+
+    docs = list(make_run(10))
+    uid = docs[0][1]["uid"]
+    for name, doc in docs[:7]:
+        catalog.writer(name, doc)
+    catalog.sync(timeout_s=120)
+    svc = IngestService.get()
+    old_pid = svc.proc.pid
+    svc.proc.kill()
+    svc.proc.wait()
+    for name, doc in docs[7:]:
+        catalog.writer(name, doc)
+    run = catalog[uid]
+    assert svc.proc.pid != old_pid
+    assert run.metadata["stop"]["exit_status"] == "success"
+    got = run["primary"]["spectrometer_counts"].read()
+    assert got.shape == (10, 2048)
+    assert all(got[i].tobytes() == spectrum(i + 1).tobytes() for i in range(10))
+    assert run["primary"].base["internal"].read()["seq_num"].tolist() == list(range(1, 11))
+
+
+def test_closing_the_catalog_mid_run_stores_the_run_as_interrupted(tmp_path):
+    cat = open_catalog({"kind": "embedded"}, tmp_path)
+    docs = list(make_run(5, stop=False))
+    uid = docs[0][1]["uid"]
+    for name, doc in docs:
+        cat.writer(name, doc)
+    cat.close()
+    reader = open_catalog({"kind": "embedded"}, tmp_path, write=False)
+    run = reader.client[uid]
+    assert run.metadata["stop"]["exit_status"] == "abort"
+    assert "never closed" in run.metadata["stop"]["reason"]
+    assert run["primary"]["spectrometer_counts"].shape == (5, 2048)
+    reader.close()
