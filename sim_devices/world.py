@@ -97,13 +97,16 @@ class Reactor:
                 dt = min(now - self.t, self._step_limit())
                 self._advance_flows(dt)
                 law = self._heater_law
-                self.heater_power = (min(1.0, max(0.0, law(self.temperature_c_now(), dt)))
-                                     if law else 0.0)
+                self.heater_power = self._regulate(law, dt) if law else 0.0
                 self._step(dt)
                 self.t += dt
 
     def _step_limit(self) -> float:
         return self.max_step_s
+
+    def _regulate(self, law: Callable[[float, float], float], dt: float) -> float:
+        """Heater power for the next ``dt`` seconds: the controller law sees the probe."""
+        return min(1.0, max(0.0, law(self.temperature_c_now(), dt)))
 
     def _step(self, dt: float) -> None:
         raise NotImplementedError

@@ -196,6 +196,21 @@ class EurothermEmulator(SerialEmulator):
         self.output = 100.0 * power
         return power
 
+    # held regulation (see ReactorModel._regulate)
+    def holding_c(self) -> float | None:
+        """The setpoint while regulating to it in auto (no ramp, no fault), else ``None``."""
+        if (self.manual or self.active_faults or self.frozen_pv_c is not None
+                or self.working_sp_c != self.sp1_c):
+            return None
+        return self.sp1_c
+
+    def holdable_s(self) -> float:
+        return math.inf
+
+    def hold(self, dt_s: float, power: float) -> None:
+        """Regulated at the setpoint for ``dt_s`` with ``power``: the output follows it."""
+        self.output = 100.0 * power
+
     def on_fault(self, fault: str) -> None:
         if fault == "stuck_reading":
             self.frozen_pv_c = self.world.temperature_c()

@@ -53,6 +53,7 @@ Faults (besides ``no_reply``, ``garbled``, ``disconnect``):
 
 from __future__ import annotations
 
+import math
 import re
 
 from .base import COMMON_FAULTS, SerialEmulator, emulates, register_serial
@@ -133,6 +134,25 @@ class IkaEmulator(SerialEmulator):
             self._trip_watchdog()
         self.power = self._power(temperature_c, dt_s)
         return self.power
+
+    # held regulation (see ReactorModel._regulate): the world holds the setpoint as
+    # this controller would, for at most holdable_s(), and reports it with hold()
+    def holding_c(self) -> float | None:
+        """The setpoint while simply regulating to it (heating, no fault), else ``None``."""
+        if (not self.heating or self.active_faults or self._safety_cut
+                or self.frozen_pv_c is not None):
+            return None
+        return self.sp1_c
+
+    def holdable_s(self) -> float:
+        """Virtual seconds until this controller's next event of its own (watchdog)."""
+        if self.wd_period_s > 0 and not self.wd_tripped:
+            return max(0.0, self.wd_period_s - (self.law_t - self.wd_last_t))
+        return math.inf
+
+    def hold(self, dt_s: float, power: float) -> None:
+        self.law_t = getattr(self, "law_t", 0.0) + dt_s
+        self.power = power
 
     def _power(self, temperature_c: float, dt_s: float) -> float:
         if self.has("power_loss"):

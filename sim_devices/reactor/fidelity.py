@@ -88,6 +88,16 @@ class RampSoakLaw:
             self.integral += self.ki * err * dt_s
         return min(1.0, max(0.0, out))
 
+    # held regulation (see ReactorModel._regulate)
+    def holding_c(self) -> float | None:
+        return self.target_c if self.current_c == self.target_c else None
+
+    def holdable_s(self) -> float:
+        return math.inf
+
+    def hold(self, dt_s: float, power: float) -> None:
+        """Regulated at the setpoint for ``dt_s``: the error is zero, nothing changes."""
+
 
 def make_model(recipe: str | None = None, *, seed: int = 0, **options):
     """A model on a (practically frozen) virtual clock: ``(model, clock)``.

@@ -183,6 +183,28 @@ class HeatModel:
         power = power_fraction * self.mantle_power_w if self.mantle_attached else 0.0
         return self.ambient_c + power * self._per_watt[2]
 
+    def power_for(self, contents_c: float) -> float | None:
+        """Power fraction whose steady state is ``contents_c`` (``None``: none in 0..1 is).
+
+        Also ``None`` with the mantle removed or above the boiling point (reflux caps
+        the temperature instead).
+        """
+        if self._dirty:
+            self._prepare()
+        per_fraction = self.mantle_power_w * self._per_watt[2]
+        if not self.mantle_attached or per_fraction <= 0 or contents_c >= self.boiling_point_c:
+            return None
+        p = (contents_c - self.ambient_c) / per_fraction
+        return p if 0.0 <= p <= 1.0 else None
+
+    def settled_at(self, power_fraction: float, tolerance_c: float) -> bool:
+        """Are mantle, flask and contents all within ``tolerance_c`` of their steady state?"""
+        if self._dirty:
+            self._prepare()
+        power = power_fraction * self.mantle_power_w if self.mantle_attached else 0.0
+        return all(abs(y - power * w) <= tolerance_c
+                   for y, w in zip(self._y, self._per_watt, strict=True))
+
     def _propagate(self, y, y_star, h):
         lam, vec, inv = self._lam, self._vec, self._inv
         d = [y[i] - y_star[i] for i in range(3)]

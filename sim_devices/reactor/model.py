@@ -80,10 +80,16 @@ from .photocatalysis import PhotocatalysisProcess
 #: sub-step bounds (s): while flows run / while regulation moves, and the steady maximum
 FLOW_STEP_S = 1.0
 HEAT_FINE_STEP_S = 1.0
-HEAT_MAX_STEP_S = 300.0
+HEAT_MAX_STEP_S = 60.0
 QUIET_TEMPERATURE_C = 0.05
 QUIET_POWER = 0.01
 MAX_STEP_S = 3600.0
+#: held regulation (see ReactorModel._regulate): entered once the contents are within
+#: HOLD_BAND_C of the controller's setpoint and mantle and flask within HOLD_SETTLED_C
+#: of the steady state that holds it (not while heating up: the mantle is then tens
+#: of degrees hotter); the contents then settle on the setpoint without ringing
+HOLD_BAND_C = 0.5
+HOLD_SETTLED_C = 5.0
 
 
 class ReactorModel(Reactor):
@@ -120,6 +126,8 @@ class ReactorModel(Reactor):
         self._liquid_version = -1
         self._heat_dt = HEAT_FINE_STEP_S
         self._last_power = 0.0
+        self._held: float | None = None      # power of held regulation (see _regulate)
+        self._held_c: float | None = None    # ... and the setpoint it holds
         self.t0 = self.t
         self.substeps = 0
         self.events: list[tuple[float, str]] = []
@@ -235,14 +243,14 @@ class ReactorModel(Reactor):
         with self.lock:
             self.update()
             self.heat.set_mantle(False)
-            self._heat_dt = HEAT_FINE_STEP_S
+            self._disturb_heat()
             self.events.append((self.t, "mantle removed"))
 
     def attach_mantle(self) -> None:
         with self.lock:
             self.update()
             self.heat.set_mantle(True)
-            self._heat_dt = HEAT_FINE_STEP_S
+            self._disturb_heat()
             self.events.append((self.t, "mantle attached"))
 
     def set_temperature(self, temperature_c: float) -> None:
@@ -250,11 +258,13 @@ class ReactorModel(Reactor):
         with self.lock:
             self.update()
             self.heat.set_temperatures(temperature_c)
+            self._disturb_heat()
 
     def set_stirring(self, rpm: float) -> None:
         with self.lock:
             super().set_stirring(rpm)
             self.heat.set_stirred(self.stir_rpm > 50.0)
+            self._disturb_heat()
 
     def connect_line(self, line: str, reagent: Reagent) -> None:
         if reagent.solvent not in SOLVENTS:
@@ -264,6 +274,68 @@ class ReactorModel(Reactor):
     # -- Reactor hooks ----------------------------------------------------------------------
     def temperature_c_now(self) -> float:
         return self.heat.contents_c
+
+    def _disturb_heat(self) -> None:
+        """Something changed the heat balance: the regulation is sampled finely again."""
+        self._heat_dt = HEAT_FINE_STEP_S
+        self._held = self._held_c = None
+
+    def _regulate(self, law, dt: float) -> float:
+        """Heater power for the next ``dt``: the controller's law, or held regulation.
+
+        A real controller samples its probe about once a second.  Sampling the law
+        only at the start of long sub-steps would make a PI loop ring (its gain per
+        sample grows with the step), so the law is sampled at most every
+        :data:`HEAT_MAX_STEP_S` (less while the temperature moves).  Once the contents
+        sit within :data:`HOLD_BAND_C` of the controller's setpoint with the mantle and
+        flask near their steady state (:data:`HOLD_SETTLED_C`), the world
+        enters *held regulation* if the law offers it — the controller emulators and
+        :class:`~.fidelity.RampSoakLaw` do, through three methods:
+
+        * ``law.holding_c()``: the temperature it regulates to now (its setpoint), or
+          ``None`` when it is not simply holding (ramping, manual, faulted, off);
+        * ``law.holdable_s()``: how long it may be held before an event of its own (a
+          watchdog deadline), ``inf`` if none;
+        * ``law.hold(dt_s, power)``: it was regulating at its setpoint for ``dt_s``
+          with that power (its clock and reported output advance).
+
+        Held steps apply the constant power whose steady state is the setpoint, so
+        the contents settle on it exactly (the heat model's exact solution) and any
+        step length is exact — what a well-tuned controller sampling every second
+        does, without ringing.  Each step re-reads ``holding_c()`` and
+        ``holdable_s()``: a new setpoint, a fault, a ramp or a manual switch ends the
+        hold and fine sampling resumes, as does anything changing the heat balance
+        (a dose, stirring, the mantle removed, boiling).
+        """
+        if self._held is not None:
+            law.hold(dt, self._held)
+            return self._held
+        return super()._regulate(law, dt)
+
+    def _hold_limit(self, law) -> float | None:
+        """Step limit of held regulation, or ``None`` (hold ended) if the law changed."""
+        if law.holding_c() != self._held_c:
+            return None
+        horizon = law.holdable_s()
+        return horizon if horizon > 0.0 else None
+
+    def _try_hold(self, law) -> None:
+        holding_c = getattr(law, "holding_c", None)
+        if holding_c is None:
+            return
+        target = holding_c()
+        if target is None or abs(self.heat.contents_c - target) > HOLD_BAND_C:
+            return
+        power = self.heat.power_for(target)
+        if power is None or not self.heat.settled_at(power, HOLD_SETTLED_C):
+            return
+        if law.holdable_s() > 0.0:
+            self._held, self._held_c = power, target
+
+    def attach_heater_controller(self, law) -> None:
+        with self.lock:
+            super().attach_heater_controller(law)
+            self._disturb_heat()
 
     def _sync_heat(self) -> None:
         if self._liquid_version != self.liquid.version:
@@ -277,8 +349,16 @@ class ReactorModel(Reactor):
             if f.running and f.rate_ml_s != 0.0:
                 remaining = (f.target_ml - f.moved_ml) / abs(f.rate_ml_s)
                 limit = min(limit, FLOW_STEP_S, max(remaining, 1e-6))
-        if self._heater_law is not None:
-            limit = min(limit, self._heat_dt)
+        law = self._heater_law
+        if law is not None:
+            if self._held is not None:
+                hold = self._hold_limit(law)
+                if hold is None:
+                    self._disturb_heat()
+                else:
+                    limit = min(limit, hold)
+            if self._held is None:
+                limit = min(limit, self._heat_dt)
         temp = self.heat.contents_c
         for p in self.processes:
             if p.active(self):
@@ -298,6 +378,7 @@ class ReactorModel(Reactor):
         # the dose arrives at its own temperature: mix enthalpies
         mixed = (c_before * self.heat.contents_c + c_added * t_in) / max(c_before + c_added, 1e-9)
         self.heat.set_temperatures(mixed, self.heat.flask_c, self.heat.mantle_c)
+        self._held = None
         for p in self.processes:
             p.on_dose(self, reagent.species)
 
@@ -307,6 +388,8 @@ class ReactorModel(Reactor):
             p.scale(keep)
 
     def _step(self, dt: float) -> None:
+        if self._liquid_version != self.liquid.version:
+            self._held = None
         self._sync_heat()
         t0 = self.heat.contents_c
         tmid, t1 = self.heat.advance(dt, self.heater_power)
@@ -322,7 +405,10 @@ class ReactorModel(Reactor):
         for p in self.processes:
             if p.active(self):
                 p.advance(self, dt, t0, tmid, t1)
-        if self._heater_law is not None:
+        if self._heater_law is not None and self._held is not None:
+            if self.heat.boiling:
+                self._disturb_heat()
+        elif self._heater_law is not None:
             d_temp = abs(t1 - t0)
             d_power = abs(self.heater_power - self._last_power)
             if d_temp < QUIET_TEMPERATURE_C and d_power < QUIET_POWER:
@@ -331,6 +417,7 @@ class ReactorModel(Reactor):
                 self._heat_dt = HEAT_FINE_STEP_S
             else:                                    # regulation drifting: tighten gently
                 self._heat_dt = max(self._heat_dt * 0.5, HEAT_FINE_STEP_S)
+            self._try_hold(self._heater_law)
         self._last_power = self.heater_power
         self.substeps += 1
 
