@@ -50,10 +50,11 @@ class Process:
 
 
 def rk4(deriv, y: list, h: float, t0_c: float, tmid_c: float, t1_c: float,
-        k1: list | None = None) -> list:
+        k1: list | None = None, stages: list | None = None) -> list:
     """One classical Runge–Kutta step of ``y' = deriv(y, T)`` with T(t) known at 3 points.
 
-    ``k1`` may pass the derivative at the start when the caller already has it.
+    ``k1`` may pass the derivative at the start when the caller already has it;
+    ``stages``, a list, receives ``k4`` (for :class:`StepControl`'s error estimate).
     """
     if k1 is None:
         k1 = deriv(y, t0_c)
@@ -63,8 +64,71 @@ def rk4(deriv, y: list, h: float, t0_c: float, tmid_c: float, t1_c: float,
     k3 = deriv(y3, tmid_c)
     y4 = [a + h * b for a, b in zip(y, k3, strict=False)]
     k4 = deriv(y4, t1_c)
+    if stages is not None:
+        stages.append(k4)
     h6 = h / 6.0
     return [a + h6 * (b + 2.0 * c + 2.0 * d + e) for a, b, c, d, e in zip(y, k1, k2, k3, k4, strict=False)]
+
+
+class StepControl:
+    """Error-controlled step length for a process integrated with :func:`rk4`.
+
+    After each step the derivative at its end, ``k5 = f(y₁, T₁)``, gives the
+    embedded third-order solution ``y₀ + h/6·(k1 + 2k2 + 2k3 + k5)`` (it satisfies
+    the order-3 conditions with RK4's own stages), so ``h/6·|k4 − k5|`` estimates the
+    local error of the step at the cost of one evaluation — which is reused as the
+    next step's ``k1`` when nothing else changed the state meanwhile ("first same as
+    last").  The next step is ``h·0.9·(tol/err)^¼`` (at most ×4, at least ×0.2) with
+    ``tol = rtol·(|y| + scale)`` per component, ``scale`` being the size below
+    which a component counts as absent.  The model takes one global sub-step for
+    all processes, so a process may be given a shorter step than it asked for (a
+    pump dose, another process, the end of a clock advance); that never lowers
+    what it asks next.  Steps are never rejected: the estimate sets the *next*
+    step, and anything that changes the state from outside (a dose, a withdrawal)
+    calls :meth:`reset`, after which the process's own first-step rule applies.
+    """
+
+    __slots__ = ("rtol", "floor_s", "ceiling_s", "next_h", "_fsal")
+
+    def __init__(self, rtol: float = 1e-5, floor_s: float = 0.05, ceiling_s: float = 3600.0):
+        self.rtol, self.floor_s, self.ceiling_s = rtol, floor_s, ceiling_s
+        self.next_h: float | None = None
+        self._fsal = None
+
+    def reset(self) -> None:
+        self.next_h = None
+        self._fsal = None
+
+    def first_stage(self, y: list, t0_c: float) -> list | None:
+        """The derivative at ``(y, T)`` if the last step ended exactly there."""
+        fsal = self._fsal
+        if fsal is not None and fsal[1] == t0_c and fsal[0] == y:
+            return fsal[2]
+        return None
+
+    def step(self, deriv, y0: list, h: float, t0_c: float, tmid_c: float, t1_c: float,
+             scale: list, k1: list | None = None) -> list:
+        """Advance ``y0`` by ``h`` with :func:`rk4`; set :attr:`next_h` from the error."""
+        if k1 is None:
+            k1 = self.first_stage(y0, t0_c)
+        stages: list = []
+        y1 = rk4(deriv, y0, h, t0_c, tmid_c, t1_c, k1=k1, stages=stages)
+        k5 = deriv(y1, t1_c)
+        k4 = stages[0]
+        rtol = self.rtol
+        err = 0.0
+        for a, b, c, sc in zip(y1, k4, k5, scale, strict=False):
+            e = abs(b - c) / (rtol * (abs(a) + sc))
+            if e > err:
+                err = e
+        err *= h / 6.0
+        factor = 4.0 if err <= 1e-12 else min(4.0, max(0.2, 0.9 * err ** -0.25))
+        proposed = h * factor
+        if self.next_h is not None and h < self.next_h and err < 1.0:
+            proposed = max(proposed, self.next_h)     # a shortened step says nothing new
+        self.next_h = min(self.ceiling_s, max(self.floor_s, proposed))
+        self._fsal = (y1, t1_c, k5)
+        return y1
 
 
 def step_from_rates(y: list, dy: list, atol: list, fraction: float = 0.05,

@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 
 from . import spectra
-from .base import Process, clamp_nonnegative, rk4, step_from_rates
+from .base import Process, StepControl, clamp_nonnegative, step_from_rates
 from .materials import HC_EV_NM, SEMICONDUCTORS, arrhenius
 
 SHELLS = 6
@@ -79,6 +79,9 @@ BULK_GAP_EV = {"CdSe": 1.74, "HgSe": -0.06}
 LOCALISATION = 0.25
 OSCILLATOR_LOSS = 0.67
 FLOC_ONSET_C = 100.0
+#: relative local error per step (see base.StepControl): 1e-5 keeps a one-hour jump
+#: and 60-s chunks within 1e-5 of each other on E(1S-1S)
+STEP_RTOL = 1e-5
 
 
 class AlloyState:
@@ -184,6 +187,7 @@ class ExchangeProcess(Process):
         self.nanocrystals = nanocrystals
         self.alloy: AlloyState | None = None
         self._last_lambda = 0.0
+        self.control = StepControl(rtol=STEP_RTOL, floor_s=0.05, ceiling_s=1800.0)
 
     def attach(self, pop) -> AlloyState:
         """Follow exchange in ``pop`` (a CdSe population)."""
@@ -193,6 +197,7 @@ class ExchangeProcess(Process):
         return self.alloy
 
     def on_dose(self, model, species: str) -> None:
+        self.control.reset()
         if species in ("Hg", "Ag") and self.alloy is None:
             cdse = [p for p in self.nanocrystals.populations if p.core == "CdSe" and p.n_mol > 0]
             if cdse:
@@ -290,21 +295,28 @@ class ExchangeProcess(Process):
         liq.mol["Cd_released"] = y[SHELLS + 3]
         self.alloy.pop.flocculated = min(1.0, y[SHELLS + 4])
 
-    def step_limit_s(self, model, temperature_c: float) -> float:
-        y = self._pack(model)
-        dy = self._make_deriv(model)(y, temperature_c)
+    def _scale(self) -> list[float]:
         sites = self.alloy.sites_mol()
-        atol = [0.02] * SHELLS + [0.02 * sites] * 4 + [0.02]
-        h = step_from_rates(y, dy, atol, fraction=0.02, floor_s=0.05, ceiling_s=1800.0)
-        if self._last_lambda > 0:
+        return [0.02] * SHELLS + [0.02 * sites] * 4 + [0.02]
+
+    def step_limit_s(self, model, temperature_c: float) -> float:
+        h = self.control.next_h
+        if h is None:       # first step after a change: a few per cent of the fastest rate
+            y = self._pack(model)
+            dy = self._make_deriv(model)(y, temperature_c)
+            h = step_from_rates(y, dy, self._scale(), fraction=0.02, floor_s=0.05,
+                                ceiling_s=1800.0)
+        if self._last_lambda > 0:   # explicit RK4 on the shell diffusion: stability bound
             h = min(h, 2.0 / self._last_lambda)
         return h
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
-        y = rk4(self._make_deriv(model), self._pack(model), dt_s, t0_c, tmid_c, t1_c)
+        y = self.control.step(self._make_deriv(model), self._pack(model), dt_s, t0_c, tmid_c,
+                              t1_c, self._scale())
         self._unpack(y, model)
 
     def scale(self, keep: float) -> None:
+        self.control.reset()
         if self.alloy is not None:
             self.alloy.ag_mol *= keep
 

@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 
 from . import spectra
-from .base import Process, clamp_nonnegative, rk4, step_from_rates
+from .base import Process, StepControl, clamp_nonnegative, step_from_rates
 from .materials import HC_EV_NM, SEMICONDUCTORS, arrhenius
 
 HOUR = 3600.0
@@ -140,6 +140,7 @@ class MSCProcess(Process):
         self.y[len(_SPECIES) + 1] = QD_SIGMA_START
         self.te0_mol = 0.0
         self.charged = False
+        self.control = StepControl(rtol=1e-5, floor_s=0.5, ceiling_s=1800.0)
 
     # -- helpers --------------------------------------------------------------------------
     def amount(self, species: str) -> float:
@@ -156,6 +157,7 @@ class MSCProcess(Process):
         return litres, solv
 
     def on_dose(self, model, species: str) -> None:
+        self.control.reset()        # any dose changes the conditions (volume, ligands)
         if species == "Te":
             te = model.liquid.get("Te")
             if te > 0:
@@ -244,18 +246,26 @@ class MSCProcess(Process):
 
         return deriv
 
-    def step_limit_s(self, model, temperature_c: float) -> float:
-        dy = self._make_deriv(model)(self.y, temperature_c)
+    def _scale(self) -> list[float]:
         scale = max(self.te0_mol, 1e-12)
-        atol = [0.01 * scale] * len(_SPECIES) + [0.05, 0.01, 0.5]
-        return step_from_rates(self.y, dy, atol, fraction=0.03, floor_s=0.5, ceiling_s=1800.0)
+        return [0.01 * scale] * len(_SPECIES) + [0.05, 0.01, 0.5]
+
+    def step_limit_s(self, model, temperature_c: float) -> float:
+        if self.control.next_h is not None:
+            return self.control.next_h
+        # first step after a change: a few per cent of the fastest relative rate
+        dy = self._make_deriv(model)(self.y, temperature_c)
+        return step_from_rates(self.y, dy, self._scale(), fraction=0.03, floor_s=0.5,
+                               ceiling_s=1800.0)
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
-        y = rk4(self._make_deriv(model), self.y, dt_s, t0_c, tmid_c, t1_c)
+        y = self.control.step(self._make_deriv(model), self.y, dt_s, t0_c, tmid_c, t1_c,
+                              self._scale())
         n = len(_SPECIES)
         self.y = clamp_nonnegative(y[:n]) + y[n:]
 
     def scale(self, keep: float) -> None:
+        self.control.reset()
         n = len(_SPECIES)
         for i in range(n):
             self.y[i] *= keep
@@ -386,4 +396,5 @@ def charge_msc(model, o: dict) -> dict:
     proc.y[_IDX["Te"]] += o["te_mmol"] * 1e-3
     proc.te0_mol += o["te_mmol"] * 1e-3
     proc.charged = True
+    proc.control.reset()
     return o

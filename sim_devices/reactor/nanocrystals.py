@@ -86,7 +86,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import spectra
-from .base import Process, clamp_nonnegative, rk4, step_from_rates
+from .base import Process, StepControl, clamp_nonnegative, step_from_rates
 from .materials import AVOGADRO, HC_EV_NM, SEMICONDUCTORS, arrhenius
 
 FOUR_PI_3 = 4.0 * math.pi / 3.0
@@ -303,13 +303,13 @@ class NanocrystalProcess(Process):
         self.monomer_mol = {m: 0.0 for m in _MONOMERS}
         self._rates: dict[float, _Rates] = {}
         self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
-        self._next_limit = None  # step limit predicted from the last step
+        self.control = StepControl(rtol=1e-5, floor_s=0.05, ceiling_s=1800.0)
         self._last_lambda = 0.0
 
     # -- bookkeeping ------------------------------------------------------------------
     def add_population(self, pop: Population) -> Population:
         self.populations.append(pop)
-        self._next_limit = None
+        self.control.reset()
         return pop
 
     def main(self) -> Population | None:
@@ -552,45 +552,40 @@ class NanocrystalProcess(Process):
     def step_limit_s(self, model, temperature_c: float) -> float:
         if self._quiescent(model.liquid):
             return self._quiescent_limit(temperature_c)
-        if self._next_limit is not None:
-            return self._next_limit
-        # fresh estimate (after a dose, a withdrawal or a new population)
-        self._prepare_step(model)
-        y = self._pack(model.liquid)
-        dy = self._make_deriv(model)(y, temperature_c)
-        self._cached = (y, temperature_c, dy)
-        return self._limit(y, dy, model.liquid)
-
-    def _limit(self, y, dy, liquid) -> float:
-        h = step_from_rates(y, dy, self._atol(liquid), fraction=0.03, floor_s=0.05,
-                            ceiling_s=1800.0)
+        h = self.control.next_h
+        if h is None:
+            # fresh estimate (after a dose, a withdrawal or a new population): a few
+            # per cent of the fastest relative rate
+            self._prepare_step(model)
+            y = self._pack(model.liquid)
+            dy = self._make_deriv(model)(y, temperature_c)
+            self._cached = (y, temperature_c, dy)
+            h = step_from_rates(y, dy, self._atol(model.liquid), fraction=0.03, floor_s=0.05,
+                                ceiling_s=1800.0)
         # explicit RK4 on the monomer pool is stable for h·λ < 2.78: keep a margin
-        if self._last_lambda > 0 and any(v > 0 for v in y[len(_FREE):_HEAD]):
+        if self._last_lambda > 0 and any(v > 0 for v in self.monomer_mol.values()):
             h = min(h, 1.5 / self._last_lambda)
         return h
 
     def on_dose(self, model, species: str) -> None:
-        self._next_limit = None
+        self.control.reset()
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
         if self._quiescent(model.liquid):
             self._advance_quiescent(model, dt_s, t0_c, tmid_c, t1_c)
-            self._next_limit = None
+            self.control.reset()
             return
         npop = len(self.populations)
         self._prepare_step(model)
+        if len(self.populations) != npop:
+            self.control.reset()
         y0 = self._pack(model.liquid)
-        deriv = self._make_deriv(model)
         cached = self._cached
         # the step limit already evaluated the derivative here: reuse it as RK4's first stage
         k1 = cached[2] if cached is not None and cached[1] == t0_c and cached[0] == y0 else None
-        y = rk4(deriv, y0, dt_s, t0_c, tmid_c, t1_c, k1=k1)
         self._cached = None
-        # the next step's limit from this step's mean rates (saves a derivative evaluation);
-        # any outside change (dose, withdrawal, new population) discards it
-        mean_rate = [(b - a) / dt_s for a, b in zip(y0, y, strict=False)]
-        self._next_limit = (self._limit(y, mean_rate, model.liquid)
-                            if len(self.populations) == npop else None)
+        y = self.control.step(self._make_deriv(model), y0, dt_s, t0_c, tmid_c, t1_c,
+                              self._atol(model.liquid), k1=k1)
         self._unpack(y, model.liquid)
         for p in self.populations:
             if p.mn_mol > 0 and p.cds_shell_at_doping_nm is None:
@@ -599,7 +594,7 @@ class NanocrystalProcess(Process):
         # drop empty nucleation slots when nothing can nucleate any more
         if not self._supplies(model.liquid):
             self.populations = [p for p in self.populations if p.n_mol > 1e-18]
-            self._next_limit = None
+            self.control.reset()
 
     # -- quiescent fast path: no anion, no dopant, no monomer -------------------------------
     def _quiescent_limit(self, temperature_c: float) -> float:
@@ -667,7 +662,7 @@ class NanocrystalProcess(Process):
                 p.sigma_nm += (LSW_WIDTH * r - p.sigma_nm) * (1.0 - math.exp(-2.0 * k_int / r3))
 
     def scale(self, keep: float) -> None:
-        self._next_limit = None
+        self.control.reset()
         for m in self.monomer_mol:
             self.monomer_mol[m] *= keep
         for p in self.populations:

@@ -46,8 +46,10 @@ def test_growth_at_constant_power_is_independent_of_chunking(make, frozen):
 
 
 def test_regulated_growth_is_independent_of_chunking_within_the_control_ripple():
-    """With a controller the law is sampled per sub-step; steady steps grow, so agreement is
-    limited by the regulation ripple (≈ 0.1 °C), not by the integrator."""
+    """With a controller the law is sampled per sub-step until the regulation is held, so the
+    approach rings a little differently per chunking and agreement is limited by that
+    ripple, not by the integrator: ≈ 0.1 °C for part of the hour is ≈ 0.5 % of the growth
+    rate (Ea 100 kJ/mol at 513 K) of ≈ 15 nm, i.e. ≈ 0.1 nm of E1 (rel 3e-4 = 0.125 nm)."""
     from photoreactor.sim_devices.reactor import ReactorModel
 
     states = []
@@ -61,7 +63,7 @@ def test_regulated_growth_is_independent_of_chunking_within_the_control_ripple()
         states.append(model.state())
     ref = states[-1]
     for s in states[:-1]:
-        assert s["e1_nm"] == pytest.approx(ref["e1_nm"], rel=2e-4)
+        assert s["e1_nm"] == pytest.approx(ref["e1_nm"], rel=3e-4)
         assert s["temperature_c"] == pytest.approx(ref["temperature_c"], abs=0.2)
 
 
