@@ -26,18 +26,23 @@ temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps a
 * ≤ 1 s while a pump flows (a dose lands in 1-s slices) and while the heater
   law is active and the temperature or power is moving (the controller sees
   the probe every second, like real hardware);
-* growing by ×1.5 per quiet step up to 300 s once the regulation is steady
-  (|ΔT| < 0.05 °C and |Δpower| < 0.01 per step), halving when it drifts and
-  back to 1 s on a jump (|ΔT| > 0.5 °C or |Δpower| > 0.05: a setpoint change);
-* otherwise set by the chemistry: a few per cent of the fastest relative rate
-  of any active process (inactive processes — nothing that can change — are
-  skipped), up to one hour.
+* growing by ×1.5 per quiet step up to :data:`HEAT_MAX_STEP_S` while the
+  regulation converges (|ΔT| < 0.05 °C and |Δpower| < 0.01 per step), halving
+  when it drifts and back to 1 s on a jump (a setpoint change);
+* unbounded by heat in *held regulation* — once the controller has brought the
+  contents to its setpoint, long steps hold it exactly (:meth:`_regulate`);
+* otherwise set by the chemistry: each active process controls its own local
+  error (:class:`~.base.StepControl`, RK4 with its first-same-as-last
+  third-order estimate) and the stability of its stiff parts (monomer pool,
+  shell diffusion); inactive processes — nothing that can change — are
+  skipped; at most one hour.
 
-So a 55 h photocatalysis jump at room temperature is a few dozen sub-steps,
-and advancing an hour in one call or in 3600 one-second calls gives the same
-state to ~1e-6.  A temperature controller that changes its setpoint should
-read the world (``world.temperature_c()``) first so the change starts at the
-current virtual time.
+So a steady hot hour is three sub-steps, a 55 h photocatalysis jump at room
+temperature a few dozen, and advancing an hour in one call or in 3600
+one-second calls gives the same state to ~1e-5 (to the regulation ripple while
+a controller is still converging).  A temperature controller that changes its
+setpoint should read the world (``world.temperature_c()``) first so the change
+starts at the current virtual time.
 
 Reading the world
 -----------------
