@@ -58,6 +58,7 @@ def _prepared(case: str):
     elif case == "cation exchange E (80 °C)":
         model, clock = make_model("E_exchange", temperature_c=80.0)
         model.attach_heater_controller(RampSoakLaw(80.0, world=model))
+        clock.advance(0.5 * HOUR)      # the flask held at 80 °C before the injection
         cd = model.recipe_options["cd_umol"] * 1e-3
         model.inject("Hg", 1.5 * cd, solvent="OAm", volume_ml=1.5 * cd / 0.1)
         model.inject("Ag", 0.075 * cd, solvent="OAm", volume_ml=0.075 * cd / 0.02)

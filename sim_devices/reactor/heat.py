@@ -197,6 +197,18 @@ class HeatModel:
         p = (contents_c - self.ambient_c) / per_fraction
         return p if 0.0 <= p <= 1.0 else None
 
+    def settle_hidden(self, power_fraction: float) -> None:
+        """Put mantle and flask at their steady state under ``power_fraction``.
+
+        The contents keep their temperature (the probe sees no jump) and relax to
+        the steady state within about a minute (C_c / G_fc) instead of the mantle's
+        slow mode.
+        """
+        if self._dirty:
+            self._prepare()
+        power = power_fraction * self.mantle_power_w if self.mantle_attached else 0.0
+        self._y = [power * self._per_watt[0], power * self._per_watt[1], self._y[2]]
+
     def settled_at(self, power_fraction: float, tolerance_c: float) -> bool:
         """Are mantle, flask and contents all within ``tolerance_c`` of their steady state?"""
         if self._dirty:

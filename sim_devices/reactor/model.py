@@ -304,9 +304,10 @@ class ReactorModel(Reactor):
         * ``law.hold(dt_s, power)``: it was regulating at its setpoint for ``dt_s``
           with that power (its clock and reported output advance).
 
-        Held steps apply the constant power whose steady state is the setpoint, so
-        the contents settle on it exactly (the heat model's exact solution) and any
-        step length is exact — what a well-tuned controller sampling every second
+        Held steps apply the constant power whose steady state is the setpoint, with
+        mantle and flask placed at that steady state on entry, so the contents settle
+        on the setpoint within about a minute (the heat model's exact solution) and
+        any step length is exact — what a well-tuned controller sampling every second
         does, without ringing.  Each step re-reads ``holding_c()`` and
         ``holdable_s()``: a new setpoint, a fault, a ramp or a manual switch ends the
         hold and fine sampling resumes, as does anything changing the heat balance
@@ -335,6 +336,9 @@ class ReactorModel(Reactor):
         if power is None or not self.heat.settled_at(power, HOLD_SETTLED_C):
             return
         if law.holdable_s() > 0.0:
+            # the controller's transient is over: its mantle and flask are where holding
+            # the setpoint puts them (hidden states: the probe sees the contents only)
+            self.heat.settle_hidden(power)
             self._held, self._held_c = power, target
 
     def attach_heater_controller(self, law) -> None:
