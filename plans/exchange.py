@@ -28,7 +28,8 @@ def _exchange_requirements(mantle, spectrometer, pump_hg, pump_ag=None, pump_top
                            temperature_c=80.0, target_gap_ev=None, interval_s=300.0,
                            max_time_s=6 * 3600.0, plateau_ev=0.01, plateau_window_s=1800.0,
                            titrate=False, titration_step_equiv=0.25, max_hg_equiv=3.0,
-                           extract_ag=False, extract_top_ml=0.05, solvent="ODE"):
+                           extract_ag=False, extract_top_ml=0.05, solvent="ODE",
+                           scans_to_average=16):
     req = Requirements(solvent=solvent, duration_s=max_time_s + (7200 if extract_ag else 0))
     req.heat(mantle, temperature_c)
     req.measure(spectrometer)
@@ -54,7 +55,8 @@ def cation_exchange(mantle, spectrometer, pump_hg, pump_ag=None, pump_top=None, 
                     max_time_s: float = 6 * 3600.0, plateau_ev: float = 0.01,
                     plateau_window_s: float = 1800.0, titrate: bool = False,
                     titration_step_equiv: float = 0.25, max_hg_equiv: float = 3.0,
-                    extract_ag: bool = False, extract_top_ml: float = 0.05, solvent: str = "ODE"):
+                    extract_ag: bool = False, extract_top_ml: float = 0.05, solvent: str = "ODE",
+                    scans_to_average: int | None = 16):
     """Heat CdSe NCs to 80 °C, inject Hg (+ Ag) per Cd, follow the 1S–1S energy until done.
 
     Procedure (SCIENCE.md E): measure the cores (size from E1 by the CdSe sizing
@@ -66,6 +68,12 @@ def cation_exchange(mantle, spectrometer, pump_hg, pump_ag=None, pump_top=None, 
     ``titration_step_equiv`` of Hg and adds further steps at each plateau until
     the target or ``max_hg_equiv``.  ``extract_ag`` then removes Ag with TOP at
     50 °C for 2 h.
+
+    ``scans_to_average`` (restored afterwards) is raised for the whole run: the
+    Hg-only core/shell keeps a third of the 1S–1S oscillator strength on a
+    broadened edge (SCIENCE.md E), ≈ 0.02 absorbance through a 1-mm dip probe,
+    whose second derivative must stand 10 σ above the detector noise; 16 frames
+    (4× the profile's 4) halve that noise.  ``None`` keeps the device setting.
     """
     observed = observables("e1_nm", "band_gap_ev", "e1_absorbance", "scattering", "diameter_nm")
 
@@ -84,6 +92,9 @@ def cation_exchange(mantle, spectrometer, pump_hg, pump_ag=None, pump_top=None, 
     if d is None or math.isnan(d):
         raise RuntimeError("no CdSe first-exciton peak: cannot compute the Cd amount for dosing")
     cd_mol = _cd_mol(particles_mol, d)
+    scans_before = spectrometer.scans_to_average.get()
+    if scans_to_average is not None:
+        yield from bps.mv(spectrometer.scans_to_average, int(scans_to_average))
     yield from heat_to(mantle, temperature_c)
     hg_given = titration_step_equiv if titrate else hg_equiv
     yield from dose(pump_hg, mol=hg_given * cd_mol, note=f"{hg_given:g} equiv Hg per Cd")
@@ -115,6 +126,8 @@ def cation_exchange(mantle, spectrometer, pump_hg, pump_ag=None, pump_top=None, 
         yield from hold(7200.0)
         yield from measure()
     yield from bps.mv(mantle.heater_on, 0)
+    if scans_to_average is not None:
+        yield from bps.mv(spectrometer.scans_to_average, scans_before)
     return history[-1][1]
 
 

@@ -143,12 +143,32 @@ class AlloyState:
                          + (0.02 * ag_excess) ** 2)
 
     def optics(self, units: dict) -> tuple:
-        """(E1 eV, oscillator factor, extra σ eV, continuum units by material)."""
+        """(E1 eV, oscillator factor, extra σ eV, continuum units by material).
+
+        The CdSe and HgSe units are each given as ``[(units, own edge eV)]``: the
+        unit-weighted mean over the radial shells of the band edge that shell's
+        composition would have on its own (:meth:`e1s_ev` at that x).  A
+        homogeneous alloy has one edge, its E1; a Hg-rich shell on a CdSe core
+        has the CdSe core absorbing from the CdSe edge, well above the core/shell
+        1S–1S (see :func:`.spectra.nanocrystal_bands`).
+        """
         total = units.get("CdSe", 0.0)
-        x = self.x_mean()
         out = dict(units)
-        out["CdSe"] = total * (1.0 - x)
-        out["HgSe"] = total * x
+        cd = hg = cd_edge = hg_edge = 0.0
+        for v, x in zip(self.vfrac, self.x, strict=False):
+            edge = self.e1s_ev(x)
+            cd += v * (1.0 - x)
+            hg += v * x
+            cd_edge += v * (1.0 - x) * edge
+            hg_edge += v * x * edge
+        e_cdse = self.e1s_ev(0.0)
+        cd_edge = cd_edge / cd if cd > 0 else e_cdse
+        hg_edge = hg_edge / hg if hg > 0 else e_cdse
+        osc = self.oscillator_factor()
+        out["CdSe"] = [(total * cd, cd_edge)]
+        # near the edge the Hg-rich region's transitions share the 1S–1S's reduced
+        # electron–hole overlap; above the CdSe region's own edge they are bulk-like
+        out["HgSe"] = [(total * hg * osc, hg_edge), (total * hg * (1.0 - osc), cd_edge)]
         return self.e1s_ev(), self.oscillator_factor(), self.extra_sigma_ev(), out
 
     def stokes_ev(self) -> float:
