@@ -736,39 +736,6 @@ class CatalogServer:
 
 # -- the Tiled child process -----------------------------------------------------------------
 
-def _init_catalog_database(uri: str) -> None:
-    """``tiled catalog init --if-not-exists``, in this process.
-
-    Tiled's own ``init_if_not_exists`` runs that command in a second interpreter,
-    which costs another 5-10 s of imports at every start.  A catalog made by an
-    older Tiled raises here, with Tiled's instructions to upgrade it.
-    """
-    import asyncio
-
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
-    from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
-    from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
-    from tiled.utils import ensure_specified_sql_driver
-
-    full = ensure_specified_sql_driver(uri)
-
-    async def setup() -> bool:
-        engine = create_async_engine(full)
-        try:
-            await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
-            return False
-        except UninitializedDatabase:
-            await initialize_database(engine)
-            return True
-        finally:
-            await engine.dispose()
-
-    if asyncio.run(setup()):
-        stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, full)
-        print(f"photoreactor catalog server: new catalog in {uri}", file=sys.stderr, flush=True)
-
-
 def _run_tiled(state_dir: Path) -> None:
     """Serve the catalog (runs in the child process :meth:`CatalogServer.start` launches)."""
     import uvicorn
@@ -777,9 +744,13 @@ def _run_tiled(state_dir: Path) -> None:
     from tiled.server.app import build_app
     from tiled.server.logging_config import LOGGING_CONFIG
 
+    from .storage.catalog import init_catalog_database
+
     server = CatalogServer(state_dir)
     catalog_uri, tables_uri = server._uris()
-    _init_catalog_database(catalog_uri)
+    if init_catalog_database(catalog_uri):
+        print(f"photoreactor catalog server: new catalog in {catalog_uri}", file=sys.stderr,
+              flush=True)
     tree = from_uri(catalog_uri, writable_storage=[str(server.files_dir), tables_uri],
                     readable_storage=server.settings["readable"], init_if_not_exists=False)
     # key from the environment only: never on a command line, never printed

@@ -1,7 +1,7 @@
 """Driver for the Thorlabs DC2200 high-power LED driver (SCPI over USB-TMC).
 
 Speaks the command set in PROTOCOLS.md; no Ophyd.  All exchanges go through a
-:class:`~photoreactor.devices.led.scpi.ScpiClient` (lock per resource, timeouts,
+:class:`~photoreactor.devices.common.scpi.ScpiClient` (lock per resource, timeouts,
 typed errors, retries for queries only).
 
 Commands used
@@ -43,9 +43,7 @@ from __future__ import annotations
 import logging
 
 from photoreactor.devices.common.errors import InstrumentTimeout, LimitError
-from photoreactor.devices.common.transport import open_visa, retry_open
-
-from .scpi import ScpiClient
+from photoreactor.devices.common.scpi import ScpiDriver
 
 log = logging.getLogger(__name__)
 
@@ -67,57 +65,16 @@ def _num(x: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-class DC2200Driver:
-    """One DC2200 (one LED head on channel 1).
-
-    Parameters
-    ----------
-    resource : pyvisa-like resource
-        Opened message resource (see :meth:`open`).
-    name : str
-        Device name for error messages.
-    check_errors : bool
-        Check the SCPI error queue after every write.
-    retries : int
-        Extra attempts for queries.
-    """
+class DC2200Driver(ScpiDriver):
+    """One DC2200 (one LED head on channel 1); see :class:`ScpiDriver` for the parameters."""
 
     model = "DC2200"
 
-    def __init__(self, resource, *, name: str = "dc2200", check_errors: bool = True,
-                 retries: int = 2):
-        self.name = name
-        self.scpi = ScpiClient(resource, name=name, retries=retries, check_errors=check_errors)
-        self._timeout_s = getattr(resource, "timeout", 2000) / 1000.0
-
-    @classmethod
-    def open(cls, resource_name: str, *, backend: str = "@py", name: str = "dc2200",
-             clock=None, timeout_s: float = 2.0, attempts: int = 3, retry_wait_s: float = 1.0,
-             check_errors: bool = True) -> DC2200Driver:
-        """Open the VISA resource (retrying), then ``*CLS`` and ``SYSTEM:REMOTE``.
-
-        Raises
-        ------
-        InstrumentDisconnected
-            The resource could not be opened after ``attempts`` tries.
-        """
-        def open_once():
-            drv = cls(open_visa(resource_name, backend, timeout_s=timeout_s), name=name,
-                      check_errors=check_errors)
-            drv.initialize()
-            return drv
-
-        return retry_open(open_once, name=name, what=f"DC2200 at {resource_name} via {backend}",
-                          attempts=attempts, retry_wait_s=retry_wait_s, clock=clock)
-
     # -- session -------------------------------------------------------------
     def initialize(self) -> None:
-        """Clear status and errors, take remote control."""
+        """Clear status and errors, take remote control (done by :meth:`open`)."""
         self.scpi.write("*CLS")
         self.scpi.write("SYSTEM:REMOTE")
-
-    def close(self) -> None:
-        self.scpi.close()
 
     # -- constant current ------------------------------------------------------
     def set_constant_current_mode(self) -> None:
@@ -177,11 +134,7 @@ class DC2200Driver:
         self.scpi.write(f"SOURCE1:PWM:COUNT {int(count)}")
         return float(text)
 
-    # -- errors / safety ---------------------------------------------------------
-    def next_error(self) -> tuple[int, str]:
-        """One entry of the SCPI error queue (``SYST:ERR?``)."""
-        return self.scpi.next_error()
-
+    # -- safety ------------------------------------------------------------------
     def switch_off(self, timeout_s: float = 1.0, lock_timeout_s: float = 2.0) -> None:
         """Output off, best effort and bounded in time (used by ``safe()``).
 
@@ -195,7 +148,7 @@ class DC2200Driver:
                                     "send OUTPUT1:STATE OFF")
         try:
             old = getattr(self.scpi.resource, "timeout", None)
-            self.scpi.set_timeout(min(timeout_s, self._timeout_s))
+            self.scpi.set_timeout(min(timeout_s, self.base_timeout_s))
             try:
                 self.scpi.write("OUTPUT1:STATE OFF")
             finally:

@@ -1,7 +1,7 @@
 """Driver for the Thorlabs PM100D / PM100USB optical power meter (SCPI via VISA).
 
 The meter must be in its VISA (not TLPM) driver mode.  Exchanges go through the
-shared :class:`~photoreactor.devices.led.scpi.ScpiClient`: lock per resource,
+shared :class:`~photoreactor.devices.common.scpi.ScpiClient`: lock per resource,
 timeouts, typed errors, retries for queries only, ``SYST:ERR?`` after writes.
 
 Commands used
@@ -33,8 +33,7 @@ from photoreactor.devices.common.errors import (
     DetectorSaturated,
     LimitError,
 )
-from photoreactor.devices.common.transport import open_visa, retry_open
-from photoreactor.devices.led.scpi import ScpiClient
+from photoreactor.devices.common.scpi import ScpiDriver
 
 log = logging.getLogger(__name__)
 
@@ -45,45 +44,19 @@ OVERFLOW_W = 9.0e37
 AVERAGING_RANGE = (1, 100_000)
 
 
-class PM100Driver:
-    """One PM100 console with its sensor head.
-
-    Parameters
-    ----------
-    resource : pyvisa-like resource
-    name : str
-        Device name for error messages.
-    check_errors : bool
-        Query ``SYST:ERR?`` after each write.
-    retries : int
-        Extra attempts for queries.
-    """
+class PM100Driver(ScpiDriver):
+    """One PM100 console with its sensor head; see :class:`ScpiDriver` for the parameters."""
 
     model = "PM100"
 
     def __init__(self, resource, *, name: str = "pm100", check_errors: bool = True,
                  retries: int = 2):
-        self.name = name
-        self.scpi = ScpiClient(resource, name=name, retries=retries, check_errors=check_errors)
-        self.base_timeout_s = getattr(resource, "timeout", 2000) / 1000.0
+        super().__init__(resource, name=name, check_errors=check_errors, retries=retries)
         self.averaging = 1
 
-    @classmethod
-    def open(cls, resource_name: str, *, backend: str = "@py", name: str = "pm100", clock=None,
-             timeout_s: float = 2.0, attempts: int = 3, retry_wait_s: float = 1.0,
-             check_errors: bool = True) -> PM100Driver:
-        """Open the resource (retried) and check that a sensor answers."""
-        def open_once():
-            drv = cls(open_visa(resource_name, backend, timeout_s=timeout_s), name=name,
-                      check_errors=check_errors)
-            drv.sensor_info()
-            return drv
-
-        return retry_open(open_once, name=name, what=f"PM100 at {resource_name} via {backend}",
-                          attempts=attempts, retry_wait_s=retry_wait_s, clock=clock)
-
-    def close(self) -> None:
-        self.scpi.close()
+    def initialize(self) -> None:
+        """Check that a sensor answers (done by :meth:`open`)."""
+        self.sensor_info()
 
     # -- configuration ----------------------------------------------------------
     def sensor_info(self) -> dict[str, str]:
@@ -151,6 +124,3 @@ class PM100Driver:
                                     "more light than it can measure (use a higher-power head "
                                     "or an attenuator)", [(b"MEAS:POW?", f"{value:E}".encode())])
         return value
-
-    def next_error(self) -> tuple[int, str]:
-        return self.scpi.next_error()

@@ -56,6 +56,41 @@ def default_spool_dir() -> Path:
     return base / "photoreactor" / "tiled-spool"
 
 
+def init_catalog_database(uri: str) -> bool:
+    """``tiled catalog init --if-not-exists`` in this process; True if it created one.
+
+    Tiled's own ``init_if_not_exists`` runs that command in a second interpreter,
+    which costs another 5-10 s of imports at every start.  A catalog made by an
+    older Tiled raises here, with Tiled's instructions to upgrade it.  Runs an
+    event loop, so call it from a thread without one.
+    """
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
+    from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
+    from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
+    from tiled.utils import ensure_specified_sql_driver
+
+    full = ensure_specified_sql_driver(uri)
+
+    async def setup() -> bool:
+        engine = create_async_engine(full)
+        try:
+            await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
+            return False
+        except UninitializedDatabase:
+            await initialize_database(engine)
+            return True
+        finally:
+            await engine.dispose()
+
+    created = asyncio.run(setup())
+    if created:
+        stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, full)
+    return created
+
+
 def _init_embedded(data_dir: Path) -> None:
     """Create the catalog database (once), serialised between processes by a flock."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,35 +104,12 @@ def _init_embedded(data_dir: Path) -> None:
         if ready.exists():
             return
         uri = f"sqlite:///{db}"
-        # tiled's own `init_if_not_exists` starts a subprocess for this (seconds of imports);
-        # in a fresh thread there is no running event loop, so we can do it here.
+        # in a fresh thread there is no running event loop, which asyncio.run needs
         err: list[BaseException] = []
 
         def init():
             try:
-                import asyncio
-
-                from sqlalchemy.ext.asyncio import create_async_engine
-                from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
-                from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
-                from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
-                from tiled.utils import ensure_specified_sql_driver
-
-                full = ensure_specified_sql_driver(uri)
-
-                async def setup() -> bool:
-                    engine = create_async_engine(full)
-                    try:
-                        await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
-                        return False
-                    except UninitializedDatabase:
-                        await initialize_database(engine)
-                        return True
-                    finally:
-                        await engine.dispose()
-
-                if asyncio.run(setup()):
-                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, full)
+                init_catalog_database(uri)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 err.append(exc)
 

@@ -707,14 +707,7 @@ class RunIngest:
 
     def abandon(self) -> None:
         """Stop ingesting without finishing; whoever claims the journal next rebuilds the run."""
-        for stream in self.streams.values():
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                pass
-        self.reader.close()
-        os.close(self.lock_fd)
-        self.done = True
+        self._let_go()
 
     def fail(self, exc: BaseException) -> None:
         """Give up on this run: keep the journal, say why beside it, free the lock."""
@@ -723,14 +716,18 @@ class RunIngest:
         try:
             self.journal.with_suffix(".error").write_text(msg + "\n")
         finally:
-            for stream in self.streams.values():
-                try:
-                    stream.close()
-                except Exception:  # noqa: BLE001 - best effort on the way out
-                    pass
-            self.reader.close()
-            os.close(self.lock_fd)
-            self.done = True
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Close the HDF5 streams (best effort) and the journal, release its lock; done."""
+        for stream in self.streams.values():
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        self.reader.close()
+        os.close(self.lock_fd)
+        self.done = True
 
 
 # -- many runs, many directories --------------------------------------------------------------

@@ -215,6 +215,101 @@ class SimVisaResource:
         self.closed = True
 
 
+class ChainedPump:
+    """Firmware state of one pump on a :class:`PumpChain`.
+
+    Time and liquid come from the chain's clock and world; faults come from the
+    pump's :class:`PumpView` (none until the bench attaches one).
+    """
+
+    def __init__(self, bus: PumpChain, address: int, line: str):
+        self.bus, self.address, self.line = bus, address, line
+        self.view: PumpView | None = None
+
+    @property
+    def world(self):
+        return self.bus.world
+
+    def now(self) -> float:
+        return self.bus.clock.time()
+
+    def has(self, fault: str) -> bool:
+        return self.view is not None and self.view.has(fault)
+
+
+class PumpChain(SerialEmulator):
+    """The far end of one serial line shared by several addressed pumps.
+
+    Subclasses set :attr:`firmware_class` (built as ``firmware_class(bus, address,
+    line, **kwargs)``), :attr:`model` (for messages) and, if the wire addresses
+    pumps by something other than the number, :meth:`pump_key`.  A
+    ``"disconnect"`` injected through any one pump's view pulls the whole cable.
+    """
+
+    faults = COMMON_FAULTS
+    firmware_class: type[ChainedPump] = ChainedPump
+    model: str = ""
+
+    def __init__(self, name: str, clock, world):
+        super().__init__(name)
+        self.clock, self.world = clock, world
+        self.pumps: dict[object, ChainedPump] = {}
+
+    def pump_key(self, address: int):
+        """How :meth:`handle` finds a pump in :attr:`pumps` from its wire address."""
+        return address
+
+    def add_pump(self, address: int, line: str, **kwargs):
+        key = self.pump_key(address)
+        with self.lock:
+            if key in self.pumps:
+                raise ValueError(f"sim://{self.name}: two {self.model} pumps at address {address}")
+            pump = self.pumps[key] = self.firmware_class(self, address, line, **kwargs)
+            return pump
+
+    def has(self, fault: str) -> bool:
+        if fault == "disconnect" and any(p.has("disconnect") for p in self.pumps.values()):
+            return True
+        return super().has(fault)
+
+
+class PumpView(Emulator):
+    """One pump of a :class:`PumpChain`, as the bench sees it (faults aimed at one pump).
+
+    The firmware (a :class:`ChainedPump`) must offer ``stall_now()`` and ``power_loss()``.
+    """
+
+    faults = COMMON_FAULTS | {"stall", "power_loss"}
+
+    def __init__(self, name: str, bus: PumpChain, firmware: ChainedPump):
+        super().__init__(name)
+        self.bus, self.firmware = bus, firmware
+        firmware.view = self
+
+    def on_fault(self, fault: str) -> None:
+        with self.bus.lock:
+            if fault == "stall":
+                self.firmware.stall_now()
+            elif fault == "power_loss":
+                self.firmware.power_loss()
+
+
+def attach_to_chain(bench, chain_class: type[PumpChain], url: str) -> PumpChain:
+    """The :class:`PumpChain` behind ``sim://<name>`` port ``url``, created on first use."""
+    if not url.startswith("sim://"):
+        raise ValueError(f"simulated {chain_class.model} pumps need a sim://<name> port, "
+                         f"got {url!r}")
+    bus_name = url[len("sim://"):].strip("/")
+    try:
+        bus = serial_emulator(bus_name)
+    except OSError:
+        bus = chain_class(bus_name, bench.clock, bench.world)
+        register_serial(bus_name, bus)
+    if not isinstance(bus, chain_class):
+        raise ValueError(f"sim://{bus_name} is already used by a {type(bus).__name__}")
+    return bus
+
+
 # -- registries ---------------------------------------------------------------
 def register_serial(name: str, emulator: SerialEmulator) -> None:
     """Make ``sim://<name>`` reach ``emulator``."""

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 
 from ..world import Reagent
-from .base import COMMON_FAULTS, Emulator, SerialEmulator, emulates, garble, register_serial
+from .base import ChainedPump, PumpChain, PumpView, attach_to_chain, emulates, garble
 
 ETX = b"\x03"
 INIT_SPEED = 1000
@@ -54,10 +54,10 @@ class _Move:
     limit_reason: str = "target"
 
 
-class C3000Firmware:
+class C3000Firmware(ChainedPump):
     def __init__(self, bus: C3000Bus, address: int, line: str, *, syringe_volume_ml: float,
                  contents_ml: float, flask_port: str = "O", steps: int = 3000):
-        self.bus, self.address, self.line = bus, address, line
+        super().__init__(bus, address, line)
         self.steps = steps
         self.step_ml = syringe_volume_ml / steps
         self.flask_port = flask_port
@@ -68,18 +68,7 @@ class C3000Firmware:
         self.sticky: int = 0
         self.move: _Move | None = None
         self.pending = ""
-        self.view: C3000View | None = None
         self.version = "C3000 DT V2.3"
-
-    @property
-    def world(self):
-        return self.bus.world
-
-    def now(self) -> float:
-        return self.bus.clock.time()
-
-    def has(self, fault: str) -> bool:
-        return self.view is not None and self.view.has(fault)
 
     # -- lazy plunger ------------------------------------------------------
     def _moved_now(self) -> tuple[float, bool]:
@@ -239,30 +228,16 @@ class C3000Firmware:
         return 0
 
 
-class C3000Bus(SerialEmulator):
+class C3000Bus(PumpChain):
     """The far end of one C3000 serial line (several pumps by address character)."""
 
-    faults = COMMON_FAULTS
+    firmware_class = C3000Firmware
+    model = "C3000"
     request_end = b"\r"
     reply_end = ETX + b"\r\n"
 
-    def __init__(self, name: str, clock, world):
-        super().__init__(name)
-        self.clock, self.world = clock, world
-        self.pumps: dict[str, C3000Firmware] = {}
-
-    def add_pump(self, address: int, line: str, **kwargs) -> C3000Firmware:
-        char = chr(0x31 + address)
-        with self.lock:
-            if char in self.pumps:
-                raise ValueError(f"sim://{self.name}: two C3000 pumps at address {address}")
-            pump = self.pumps[char] = C3000Firmware(self, address, line, **kwargs)
-            return pump
-
-    def has(self, fault: str) -> bool:
-        if fault == "disconnect" and any(p.has("disconnect") for p in self.pumps.values()):
-            return True
-        return super().has(fault)
+    def pump_key(self, address: int) -> str:
+        return chr(0x31 + address)
 
     def handle(self, frame: bytes) -> bytes | None:
         try:
@@ -281,40 +256,14 @@ class C3000Bus(SerialEmulator):
         return reply
 
 
-class C3000View(Emulator):
+class C3000View(PumpView):
     """One pump of a :class:`C3000Bus`, as the bench sees it."""
-
-    faults = COMMON_FAULTS | {"stall", "power_loss"}
-
-    def __init__(self, name: str, bus: C3000Bus, firmware: C3000Firmware):
-        super().__init__(name)
-        self.bus, self.firmware = bus, firmware
-        firmware.view = self
-
-    def on_fault(self, fault: str) -> None:
-        with self.bus.lock:
-            if fault == "stall":
-                self.firmware.stall_now()
-            elif fault == "power_loss":
-                self.firmware.power_loss()
 
 
 @emulates("C3000Pump")
 def attach(bench, name: str, config: dict) -> C3000View:
     """Attach pump ``name`` to the C3000 line emulator of its port (created on first use)."""
-    from .base import serial_emulator
-
-    url = config["port"]
-    if not url.startswith("sim://"):
-        raise ValueError(f"simulated C3000 pumps need a sim://<name> port, got {url!r}")
-    bus_name = url[len("sim://"):].strip("/")
-    try:
-        bus = serial_emulator(bus_name)
-    except OSError:
-        bus = C3000Bus(bus_name, bench.clock, bench.world)
-        register_serial(bus_name, bus)
-    if not isinstance(bus, C3000Bus):
-        raise ValueError(f"sim://{bus_name} is already used by a {type(bus).__name__}")
+    bus = attach_to_chain(bench, C3000Bus, config["port"])
     reagent = config["reagent"]
     bench.world.connect_line(name, Reagent.from_config(reagent))
     firmware = bus.add_pump(int(config["address"]), name,

@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass
 
 from ..world import Reagent
-from .base import COMMON_FAULTS, Emulator, SerialEmulator, emulates, garble, register_serial
+from .base import ChainedPump, PumpChain, PumpView, attach_to_chain, emulates, garble
 
 STX, ETX = 0x02, 0x03
 
@@ -106,16 +106,15 @@ class _Move:
     purge: bool = False
 
 
-class NEPumpFirmware:
+class NEPumpFirmware(ChainedPump):
     """State of one pump on the chain (address, syringe, counters, alarm, mode)."""
 
     def __init__(self, bus: NewEraBus, address: int, line: str, *, contents_ml: float,
                  syringe_volume_ml: float, model: str = "1000", firmware: str = "3.928"):
-        self.bus, self.address, self.line = bus, address, line
+        super().__init__(bus, address, line)
         self.contents_ml = float(contents_ml)
         self.syringe_volume_ml = float(syringe_volume_ml)
         self.model, self.firmware = model, firmware
-        self.view: NEPumpView | None = None
         self.reset_settings()
         self.safe_s = 0
         self.safe = False
@@ -133,16 +132,6 @@ class NEPumpFirmware:
         self.move: _Move | None = None
 
     # -- helpers ----------------------------------------------------------
-    @property
-    def world(self):
-        return self.bus.world
-
-    def now(self) -> float:
-        return self.bus.clock.time()
-
-    def has(self, fault: str) -> bool:
-        return self.view is not None and self.view.has(fault)
-
     def area_cm2(self) -> float:
         return math.pi / 4 * (self.diameter_mm / 10.0) ** 2
 
@@ -402,28 +391,12 @@ class NEPumpFirmware:
         return ""
 
 
-class NewEraBus(SerialEmulator):
+class NewEraBus(PumpChain):
     """The far end of one RS-232 chain: every New Era pump on ``sim://<name>``."""
 
-    faults = COMMON_FAULTS
+    firmware_class = NEPumpFirmware
+    model = "New Era"
     reply_end = bytes([ETX])
-
-    def __init__(self, name: str, clock, world):
-        super().__init__(name)
-        self.clock, self.world = clock, world
-        self.pumps: dict[int, NEPumpFirmware] = {}
-
-    def add_pump(self, address: int, line: str, **kwargs) -> NEPumpFirmware:
-        with self.lock:
-            if address in self.pumps:
-                raise ValueError(f"sim://{self.name}: two pumps at address {address}")
-            pump = self.pumps[address] = NEPumpFirmware(self, address, line, **kwargs)
-            return pump
-
-    def has(self, fault: str) -> bool:
-        if fault == "disconnect" and any(p.has("disconnect") for p in self.pumps.values()):
-            return True
-        return super().has(fault)
 
     # -- framing ----------------------------------------------------------
     def split_frames(self, buffer: bytes) -> tuple[list[bytes], bytes]:
@@ -484,15 +457,8 @@ class NewEraBus(SerialEmulator):
         return reply
 
 
-class NEPumpView(Emulator):
+class NEPumpView(PumpView):
     """One pump of a :class:`NewEraBus`, as the bench sees it (faults per pump)."""
-
-    faults = COMMON_FAULTS | {"stall", "power_loss"}
-
-    def __init__(self, name: str, bus: NewEraBus, firmware: NEPumpFirmware):
-        super().__init__(name)
-        self.bus, self.firmware = bus, firmware
-        firmware.view = self
 
     def load_syringe(self, volume_ml: float) -> None:
         """The operator swaps in a syringe holding ``volume_ml`` (pump must be stopped)."""
@@ -504,37 +470,15 @@ class NEPumpView(Emulator):
                 raise ValueError(f"{self.name}: {volume_ml} mL does not fit the syringe")
             self.firmware.contents_ml = float(volume_ml)
 
-    def on_fault(self, fault: str) -> None:
-        with self.bus.lock:
-            if fault == "stall":
-                self.firmware.stall_now()
-            elif fault == "power_loss":
-                self.firmware.power_loss()
-
     @property
     def log(self):
         return self.bus.log
 
 
-def _bus_name(url: str) -> str:
-    if not url.startswith("sim://"):
-        raise ValueError(f"simulated New Era pumps need a sim://<name> port, got {url!r}")
-    return url[len("sim://"):].strip("/")
-
-
 @emulates("NE1000Pump")
 def attach(bench, name: str, config: dict) -> NEPumpView:
     """Attach pump ``name`` to the chain emulator of its port (created on first use)."""
-    from .base import serial_emulator
-
-    bus_name = _bus_name(config["port"])
-    try:
-        bus = serial_emulator(bus_name)
-    except OSError:
-        bus = NewEraBus(bus_name, bench.clock, bench.world)
-        register_serial(bus_name, bus)
-    if not isinstance(bus, NewEraBus):
-        raise ValueError(f"sim://{bus_name} is already used by a {type(bus).__name__}")
+    bus = attach_to_chain(bench, NewEraBus, config["port"])
     reagent_cfg = config["reagent"]
     bench.world.connect_line(name, Reagent.from_config(reagent_cfg))
     firmware = bus.add_pump(int(config["address"]), name,

@@ -14,7 +14,8 @@ if any pair was not consumed.  Both fakes are drop-ins for what drivers get from
 :class:`ExpectedVisa`
     stands in for a pyvisa message-based resource (``write``, ``read``,
     ``query``, ``timeout``, terminations), raising ``VisaIOError`` on a read with
-    nothing pending, as pyvisa does.
+    nothing pending, as pyvisa does: it is the emulators' ``SimVisaResource``
+    with a script in place of the firmware.
 
 Usage::
 
@@ -36,6 +37,7 @@ import threading
 from collections.abc import Iterable
 
 from photoreactor.devices.common.errors import InstrumentTimeout
+from photoreactor.sim_devices.emulators.base import SimVisaResource, VisaEmulator
 
 Pair = tuple[bytes, bytes | None]
 
@@ -159,61 +161,50 @@ def expected_serial(pairs: Iterable[Pair], url: str = "fake://expected", *,
     return ExpectedSerial(pairs, url, allow_unread=allow_unread)
 
 
-class ExpectedVisa:
-    """Fake pyvisa resource replaying expected (command, reply) string pairs.
+class _VisaScript(VisaEmulator):
+    """The instrument side of :class:`ExpectedVisa`: answers each command from the script."""
 
-    ``reply`` is ``None`` for a write that the instrument does not answer; a
-    query is a ``write`` followed by ``read``.  Terminations are stripped from
-    commands before comparison (pass commands as the manual prints them).
-    """
-
-    def __init__(self, pairs: Iterable[tuple[str, str | None]], resource_name: str = "FAKE::INSTR"):
-        self.resource_name = resource_name
+    def __init__(self, pairs: Iterable[tuple[str, str | None]], resource_name: str):
+        super().__init__(resource_name)
         self.pairs = list(pairs)
         self.index = 0
         self.sent: list[str] = []
-        self._pending: list[str] = []
-        self.timeout = 2000
-        self.read_termination = "\n"
-        self.write_termination = "\n"
-        self.closed = False
 
-    def write(self, message: str) -> int:
-        cmd = message.rstrip("\r\n")
-        self.sent.append(cmd)
+    def handle(self, command: str) -> str | None:
+        self.sent.append(command)
         if self.index >= len(self.pairs):
-            raise ProtocolMismatch(f"unexpected command #{self.index + 1} {cmd!r}: all "
+            raise ProtocolMismatch(f"unexpected command #{self.index + 1} {command!r}: all "
                                    f"{len(self.pairs)} expected command(s) were already used")
         expected, reply = self.pairs[self.index]
-        if cmd != expected:
+        if command != expected:
             raise ProtocolMismatch(f"command #{self.index + 1}: expected {expected!r}, "
-                                   f"driver sent {cmd!r}")
+                                   f"driver sent {command!r}")
         self.index += 1
-        if reply is not None:
-            self._pending.append(reply)
-        return len(message)
+        return reply
 
-    def read(self) -> str:
-        if not self._pending:
-            import pyvisa.constants as C
-            from pyvisa.errors import VisaIOError
 
-            raise VisaIOError(C.StatusCode.error_timeout)
-        return self._pending.pop(0)
+class ExpectedVisa(SimVisaResource):
+    """Fake pyvisa resource replaying expected (command, reply) string pairs.
 
-    def query(self, message: str) -> str:
-        self.write(message)
-        return self.read()
+    The emulators' own :class:`SimVisaResource` (same reads, timeouts and
+    terminations) in front of a script instead of firmware.  ``reply`` is
+    ``None`` for a write that the instrument does not answer; a query is a
+    ``write`` followed by ``read``.  Terminations are stripped from commands
+    before comparison (pass commands as the manual prints them).
+    """
 
-    def clear(self) -> None:
-        self._pending.clear()
+    emulator: _VisaScript
 
-    def close(self) -> None:
-        self.closed = True
+    def __init__(self, pairs: Iterable[tuple[str, str | None]], resource_name: str = "FAKE::INSTR"):
+        super().__init__(_VisaScript(pairs, resource_name), resource_name)
+
+    @property
+    def sent(self) -> list[str]:
+        return self.emulator.sent
 
     @property
     def remaining(self):
-        return self.pairs[self.index:]
+        return self.emulator.pairs[self.emulator.index:]
 
     def assert_all_used(self) -> None:
         if self.remaining:

@@ -9,29 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.devices.hardware import devices_in
+
 pytestmark = pytest.mark.hardware
 
 
-def _devices_of(profile, *classes):
-    found = {n: c for n, c in profile.devices.items() if c["class"] in classes}
-    if not found:
-        pytest.skip(f"profile has no {' / '.join(classes)}")
-    return found
-
-
-@pytest.fixture
-def wall_clock():
-    from photoreactor.devices.common.timing import WallClock
-
-    return WallClock()
-
-
-def test_led_drivers_answer_and_switch_off(hardware_profile, wall_clock):
-    from photoreactor.devices.registry import load_all
-
-    classes = load_all()
-    for name, cfg in _devices_of(hardware_profile, "DC2200Led", "DC4100Led").items():
-        led = classes[cfg["class"]].build(name, cfg, wall_clock)
+def test_led_drivers_answer_and_switch_off(hardware_profile):
+    for _, _, led in devices_in(hardware_profile, "DC2200Led", "DC4100Led"):
         try:
             led.safe()
             assert led.output.get() == 0
@@ -44,12 +28,8 @@ def test_led_drivers_answer_and_switch_off(hardware_profile, wall_clock):
             led.safe()
 
 
-def test_power_meter_reads_a_dark_sensor(hardware_profile, wall_clock):
-    from photoreactor.devices.registry import load_all
-
-    classes = load_all()
-    for name, cfg in _devices_of(hardware_profile, "PM100Meter").items():
-        meter = classes[cfg["class"]].build(name, cfg, wall_clock)
+def test_power_meter_reads_a_dark_sensor(hardware_profile):
+    for name, _, meter in devices_in(hardware_profile, "PM100Meter"):
         assert meter.sensor.get()
         meter.trigger().wait(30)
         power = meter.power.get()

@@ -14,32 +14,13 @@ import math
 
 import pytest
 
+from tests.devices.hardware import devices_in
+
 pytestmark = pytest.mark.hardware
 
 
-def _mantles(profile, *classes):
-    found = {n: c for n, c in profile.devices.items() if c["class"] in classes}
-    if not found:
-        pytest.skip(f"profile has no {' / '.join(classes)}")
-    return found
-
-
-@pytest.fixture
-def wall_clock():
-    from photoreactor.devices.common.timing import WallClock
-
-    return WallClock()
-
-
-def _build(name, cfg, clock):
-    from photoreactor.devices.registry import load_all
-
-    return load_all()[cfg["class"]].build(name, cfg, clock)
-
-
-def test_controllers_answer_and_switch_off(hardware_profile, wall_clock):
-    for name, cfg in _mantles(hardware_profile, "IkaMantle", "EurothermMantle").items():
-        mantle = _build(name, cfg, wall_clock)
+def test_controllers_answer_and_switch_off(hardware_profile):
+    for _, cfg, mantle in devices_in(hardware_profile, "IkaMantle", "EurothermMantle"):
         try:
             mantle.safe()
             assert mantle.heater_on.get() == 0
@@ -52,9 +33,8 @@ def test_controllers_answer_and_switch_off(hardware_profile, wall_clock):
             mantle.safe()
 
 
-def test_ika_identifies_and_watchdog_round_trip(hardware_profile, wall_clock):
-    for name, cfg in _mantles(hardware_profile, "IkaMantle").items():
-        mantle = _build(name, cfg, wall_clock)
+def test_ika_identifies_and_watchdog_round_trip(hardware_profile):
+    for _, _, mantle in devices_in(hardware_profile, "IkaMantle"):
         try:
             mantle.safe()
             assert mantle.driver.identify()
@@ -66,9 +46,8 @@ def test_ika_identifies_and_watchdog_round_trip(hardware_profile, wall_clock):
             mantle.safe()
 
 
-def test_eurotherm_mode_and_output(hardware_profile, wall_clock):
-    for name, cfg in _mantles(hardware_profile, "EurothermMantle").items():
-        mantle = _build(name, cfg, wall_clock)
+def test_eurotherm_mode_and_output(hardware_profile):
+    for _, _, mantle in devices_in(hardware_profile, "EurothermMantle"):
         try:
             mantle.safe()
             assert mantle.output.get() == pytest.approx(0.0, abs=0.1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -30,16 +31,21 @@ def make_bench(clock):
                            serial_timeout_s=0.1, emulators={})
 
 
-def make_ne_pump(bench, name="pump_cd", config=None, **overrides):
+def _attach_and_build(bench, name, config, overrides, attach, build):
     """Attach the emulator for ``name`` and build the device: ``(device, view)``."""
-    from photoreactor.devices.pump.build import build_ne1000
-    from photoreactor.sim_devices.emulators.newera import attach
-
-    cfg = copy.deepcopy(config or CD_CONFIG)
+    cfg = copy.deepcopy(config)
     cfg.update(overrides)
     view = attach(bench, name, cfg)
     bench.emulators[name] = view
-    return build_ne1000(name, cfg, bench.clock), view
+    return build(name, cfg, bench.clock), view
+
+
+def make_ne_pump(bench, name="pump_cd", config=None, **overrides):
+    """An NE-1000 on sim://pumps: ``(device, view)``."""
+    from photoreactor.devices.pump.build import build_ne1000
+    from photoreactor.sim_devices.emulators.newera import attach
+
+    return _attach_and_build(bench, name, config or CD_CONFIG, overrides, attach, build_ne1000)
 
 
 @pytest.fixture
@@ -47,19 +53,24 @@ def bench(clock):
     return make_bench(clock)
 
 
-@pytest.fixture
-def ne_pump(bench):
-    """``make(name, config, **overrides)`` → (device, emulator view) on sim://pumps."""
+def _pump_factory(bench, make_pump):
+    """Fixture body: ``make(name, config, **overrides)``; the devices' workers end afterwards."""
     made = []
 
-    def make(name="pump_cd", config=None, **overrides):
-        dev, view = make_ne_pump(bench, name, config, **overrides)
+    def make(*args, **overrides):
+        dev, view = make_pump(bench, *args, **overrides)
         made.append(dev)
         return dev, view
 
     yield make
     for dev in made:
         dev._cancel.set()
+
+
+@pytest.fixture
+def ne_pump(bench):
+    """``make(name, config, **overrides)`` → (device, emulator view) on sim://pumps."""
+    yield from _pump_factory(bench, make_ne_pump)
 
 
 ZN_CONFIG = {
@@ -71,25 +82,28 @@ ZN_CONFIG = {
 
 
 def make_c3000(bench, name="pump_zn", config=None, **overrides):
+    """A C3000 on sim://dt: ``(device, view)``."""
     from photoreactor.devices.pump.build import build_c3000
     from photoreactor.sim_devices.emulators.c3000 import attach
 
-    cfg = copy.deepcopy(config or ZN_CONFIG)
-    cfg.update(overrides)
-    view = attach(bench, name, cfg)
-    bench.emulators[name] = view
-    return build_c3000(name, cfg, bench.clock), view
+    return _attach_and_build(bench, name, config or ZN_CONFIG, overrides, attach, build_c3000)
 
 
 @pytest.fixture
 def c3000_pump(bench):
-    made = []
+    """``make(name, config, **overrides)`` → (device, emulator view) on sim://dt."""
+    yield from _pump_factory(bench, make_c3000)
 
-    def make(name="pump_zn", config=None, **overrides):
-        dev, view = make_c3000(bench, name, config, **overrides)
-        made.append(dev)
-        return dev, view
 
-    yield make
-    for dev in made:
-        dev._cancel.set()
+def wait(status, wall_s=10.0):
+    """Wait (wall time) for a status and return it; its outcome is the test's to check."""
+    status.wait(wall_s)
+    return status
+
+
+def start_move(pump, bench, volume_ml, *, until_ml):
+    """Start dispensing ``volume_ml``; return its status once ``until_ml`` has flowed."""
+    status = pump.set(volume_ml)
+    while bench.world.flow_state(pump.name)[0] < until_ml:
+        time.sleep(0.001)
+    return status

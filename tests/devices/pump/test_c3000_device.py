@@ -15,10 +15,7 @@ from photoreactor.devices.common.errors import (
 )
 from photoreactor.devices.pump import PumpAlarm, PumpStopped
 
-
-def wait(status, wall_s=10.0):
-    status.wait(wall_s)
-    return status
+from .conftest import CD_CONFIG, start_move, wait
 
 
 def test_connect_reads_syringe_contents_from_the_plunger(c3000_pump):
@@ -67,9 +64,7 @@ def test_clock_jump_mid_move(c3000_pump, bench):
 
 def test_stall(c3000_pump, bench):
     pump, view = c3000_pump(rate_ml_min=0.5)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_zn")[0] < 0.3:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.3)
     view.inject("stall")
     with pytest.raises(PumpAlarm) as err:
         st.wait(10)
@@ -89,9 +84,7 @@ def test_stall(c3000_pump, bench):
 
 def test_power_loss(c3000_pump, bench):
     pump, view = c3000_pump(rate_ml_min=0.5)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_zn")[0] < 0.2:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.2)
     view.inject("power_loss")
     with pytest.raises(PumpAlarm) as err:
         st.wait(10)
@@ -121,9 +114,7 @@ def test_common_faults(c3000_pump):
 
 def test_stop(c3000_pump, bench):
     pump, view = c3000_pump(rate_ml_min=0.5)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_zn")[0] < 0.1:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.1)
     pump.stop()
     with pytest.raises(PumpStopped):
         st.wait(10)
@@ -134,8 +125,6 @@ def test_stop(c3000_pump, bench):
 
 def test_mixed_chains_cannot_share_a_port(c3000_pump, bench):
     from photoreactor.sim_devices.emulators.newera import attach
-
-    from .conftest import CD_CONFIG
 
     c3000_pump()
     with pytest.raises(ValueError, match="already used"):

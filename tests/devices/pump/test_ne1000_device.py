@@ -18,12 +18,7 @@ from photoreactor.devices.common.errors import (
 )
 from photoreactor.devices.pump import PumpAlarm, PumpStopped
 
-from .conftest import S_CONFIG, make_bench, make_ne_pump
-
-
-def wait(status, wall_s=10.0):
-    status.wait(wall_s)
-    return status
+from .conftest import S_CONFIG, make_bench, make_ne_pump, start_move, wait
 
 
 def test_connect_programs_syringe_and_rate(ne_pump):
@@ -131,9 +126,7 @@ def test_clock_jump_mid_move(ne_pump, bench):
 
 def test_stall_mid_move_fails_status_with_alarm_and_books_what_moved(ne_pump, bench):
     pump, view = ne_pump(rate_ml_min=0.5)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_cd")[0] < 0.3:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.3)
     view.inject("stall")
     with pytest.raises(PumpAlarm) as err:
         st.wait(10)
@@ -151,9 +144,7 @@ def test_stall_mid_move_fails_status_with_alarm_and_books_what_moved(ne_pump, be
 
 def test_power_loss_alarm(ne_pump, bench):
     pump, view = ne_pump(rate_ml_min=0.5)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_cd")[0] < 0.2:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.2)
     view.inject("power_loss")
     with pytest.raises(PumpAlarm) as err:
         st.wait(10)
@@ -211,9 +202,7 @@ def test_one_dead_pump_does_not_silence_its_neighbour(ne_pump):
 
 def test_stop_interrupts_a_move(ne_pump, bench):
     pump, view = ne_pump(rate_ml_min=0.2)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_cd")[0] < 0.1:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.1)
     pump.stop()
     with pytest.raises(PumpStopped):
         st.wait(10)
@@ -234,9 +223,7 @@ def test_second_set_while_moving_is_refused(ne_pump):
 
 def test_keypad_stop_without_alarm_fails_the_status(ne_pump, bench):
     pump, view = ne_pump(rate_ml_min=0.2)
-    st = pump.set(2.0)
-    while bench.world.flow_state("pump_cd")[0] < 0.1:
-        time.sleep(0.001)
+    st = start_move(pump, bench, 2.0, until_ml=0.1)
     with view.bus.lock:               # someone presses STOP on the pump itself
         view.firmware._cmd_STP("")
     with pytest.raises(InstrumentAlarm, match="without an alarm"):

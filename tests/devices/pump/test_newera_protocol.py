@@ -112,40 +112,39 @@ def test_queries_and_settings_byte_exact():
         assert d.stop_pump() == "S"
 
 
-def test_start_move_sequence_infuse():
-    pairs = [
-        (b"7RAT 2 MM\r", r("S", 7)),
-        (b"7DIR INF\r", r("S", 7)),
-        (b"7VOL UL\r", r("S", 7)),
-        (b"7VOL 1250\r", r("S", 7)),
-        (b"7CLD INF\r", r("S", 7)),
-        (b"7CLD WDR\r", r("S", 7)),
-        (b"7RUN\r", r("I", 7)),
-        (b"7DIS\r", r("II400.0W0.000UL", 7)),
-    ]
-    with expected_serial(pairs) as port:
-        d = drv(port, 7)
-        assert d.start_move(1.25, 2.0) == pytest.approx(1.25)
-        state = d.poll()
-        assert state.moving and state.moved_ml == pytest.approx(0.4)
+START_INFUSE = [
+    (b"7RAT 2 MM\r", r("S", 7)),
+    (b"7DIR INF\r", r("S", 7)),
+    (b"7VOL UL\r", r("S", 7)),
+    (b"7VOL 1250\r", r("S", 7)),
+    (b"7CLD INF\r", r("S", 7)),
+    (b"7CLD WDR\r", r("S", 7)),
+    (b"7RUN\r", r("I", 7)),
+    (b"7DIS\r", r("II400.0W0.000UL", 7)),
+]
+# a small withdrawal, in microlitres
+START_WITHDRAW = [
+    (b"12RAT 0.5 MM\r", r("S", 12)),
+    (b"12DIR WDR\r", r("S", 12)),
+    (b"12VOL UL\r", r("S", 12)),
+    (b"12VOL 50\r", r("S", 12)),
+    (b"12CLD INF\r", r("S", 12)),
+    (b"12CLD WDR\r", r("S", 12)),
+    (b"12RUN\r", r("W", 12)),
+    (b"12DIS\r", r("SI0.000W50.00UL", 12)),
+]
 
 
-def test_start_move_sequence_withdraw_small_volume_in_microlitres():
-    pairs = [
-        (b"12RAT 0.5 MM\r", r("S", 12)),
-        (b"12DIR WDR\r", r("S", 12)),
-        (b"12VOL UL\r", r("S", 12)),
-        (b"12VOL 50\r", r("S", 12)),
-        (b"12CLD INF\r", r("S", 12)),
-        (b"12CLD WDR\r", r("S", 12)),
-        (b"12RUN\r", r("W", 12)),
-        (b"12DIS\r", r("SI0.000W50.00UL", 12)),
-    ]
+@pytest.mark.parametrize("address, volume_ml, rate_ml_min, pairs, moving, moved_ml", [
+    (7, 1.25, 2.0, START_INFUSE, True, 0.4),
+    (12, -0.05, 0.5, START_WITHDRAW, False, 0.05),
+], ids=["infuse", "withdraw_small_volume_in_microlitres"])
+def test_start_move_sequence(address, volume_ml, rate_ml_min, pairs, moving, moved_ml):
     with expected_serial(pairs) as port:
-        d = drv(port, 12)
-        assert d.start_move(-0.05, 0.5) == pytest.approx(-0.05)
+        d = drv(port, address)
+        assert d.start_move(volume_ml, rate_ml_min) == pytest.approx(volume_ml)
         state = d.poll()
-        assert not state.moving and state.moved_ml == pytest.approx(0.05)
+        assert state.moving is moving and state.moved_ml == pytest.approx(moved_ml)
 
 
 def test_volume_zero_is_refused_because_it_means_run_forever():

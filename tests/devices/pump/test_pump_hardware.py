@@ -9,25 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from photoreactor.devices.common.timing import WallClock
+from tests.devices.hardware import devices_in
 
-PUMP_CLASSES = {"NE1000Pump", "C3000Pump"}
-
-
-def _pumps(profile):
-    from photoreactor.devices.registry import load_all
-
-    registry = load_all()
-    entries = {n: c for n, c in profile.devices.items() if c["class"] in PUMP_CLASSES}
-    if not entries:
-        pytest.skip("the profile has no syringe pumps")
-    return {n: registry[c["class"]].build(n, c, WallClock()) for n, c in entries.items()}
+PUMP_CLASSES = ("NE1000Pump", "C3000Pump")
 
 
 @pytest.mark.hardware
 def test_pumps_answer_and_match_the_profile(hardware_profile):
-    for name, pump in _pumps(hardware_profile).items():
-        cfg = hardware_profile.devices[name]
+    for _, cfg, pump in devices_in(hardware_profile, *PUMP_CLASSES):
         if cfg["class"] == "NE1000Pump":
             assert pump.diameter.get() == pytest.approx(cfg["syringe_diameter_mm"], abs=0.01)
         lo, hi = pump.rate.limits
@@ -37,7 +26,7 @@ def test_pumps_answer_and_match_the_profile(hardware_profile):
 
 @pytest.mark.hardware
 def test_new_era_watchdog_round_trip(hardware_profile):
-    for pump in _pumps(hardware_profile).values():
+    for _, _, pump in devices_in(hardware_profile, *PUMP_CLASSES):
         if not pump.watchdog_supported:
             continue
         pump.arm_watchdog(30)

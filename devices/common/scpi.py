@@ -1,4 +1,7 @@
-"""A small SCPI-over-VISA client shared by the Thorlabs DC2200 and PM100 drivers.
+"""SCPI over VISA, shared by the Thorlabs DC2200 and PM100 drivers.
+
+:class:`ScpiClient` does the exchanges; :class:`ScpiDriver` is the base of a
+driver built on one (opening with retries, closing, the error queue).
 
 Wraps a pyvisa-like message resource (``write``/``read``/``query``; from
 :func:`~photoreactor.devices.common.transport.open_visa`, pyvisa-sim, or a test
@@ -24,13 +27,14 @@ from __future__ import annotations
 import re
 import threading
 
-from photoreactor.devices.common.errors import (
+from .errors import (
     InstrumentDisconnected,
     InstrumentError,
     InstrumentRejected,
     InstrumentTimeout,
     ProtocolError,
 )
+from .transport import open_visa, retry_open
 
 _ERR_RE = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$')
 
@@ -193,3 +197,64 @@ class ScpiClient:
             self.resource.close()
         except Exception:  # closing a dead link must not raise
             pass
+
+
+class ScpiDriver:
+    """Base of a driver for one SCPI instrument behind a VISA resource.
+
+    Subclasses set :attr:`model` and override :meth:`initialize` with the first
+    exchange after opening (which also proves the instrument answers).
+
+    Parameters
+    ----------
+    resource : pyvisa-like resource
+        Opened message resource (see :meth:`open`).
+    name : str
+        Device name for error messages; default the model in lower case.
+    check_errors : bool
+        Query ``SYST:ERR?`` after every write.
+    retries : int
+        Extra attempts for queries.
+    """
+
+    model = "SCPI"
+
+    def __init__(self, resource, *, name: str | None = None, check_errors: bool = True,
+                 retries: int = 2):
+        self.name = name or self.model.lower()
+        self.scpi = ScpiClient(resource, name=self.name, retries=retries,
+                               check_errors=check_errors)
+        #: the resource's own read timeout (s), before any driver changes it
+        self.base_timeout_s = getattr(resource, "timeout", 2000) / 1000.0
+
+    @classmethod
+    def open(cls, resource_name: str, *, backend: str = "@py", name: str | None = None,
+             clock=None, timeout_s: float = 2.0, attempts: int = 3, retry_wait_s: float = 1.0,
+             check_errors: bool = True):
+        """Open the VISA resource and :meth:`initialize` it, retrying both.
+
+        Raises
+        ------
+        InstrumentDisconnected
+            The resource could not be opened after ``attempts`` tries.
+        """
+        name = name or cls.model.lower()
+
+        def open_once():
+            drv = cls(open_visa(resource_name, backend, timeout_s=timeout_s), name=name,
+                      check_errors=check_errors)
+            drv.initialize()
+            return drv
+
+        return retry_open(open_once, name=name, what=f"{cls.model} at {resource_name} via {backend}",
+                          attempts=attempts, retry_wait_s=retry_wait_s, clock=clock)
+
+    def initialize(self) -> None:
+        """Hook: the first exchange after opening (default: none)."""
+
+    def close(self) -> None:
+        self.scpi.close()
+
+    def next_error(self) -> tuple[int, str]:
+        """One entry of the SCPI error queue (``SYST:ERR?``)."""
+        return self.scpi.next_error()
