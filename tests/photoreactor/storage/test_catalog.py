@@ -199,12 +199,18 @@ def test_a_run_that_cannot_be_ingested_keeps_its_journal_and_says_why(catalog):
     bad = dict(docs[3][1])
     bad["data"] = {**bad["data"], "spectrometer_counts": np.zeros(100)}  # pixel count changed
     bad["seq_num"] = 2
+    told = []
+    catalog.on_problem.append(told.append)   # what the unattended session's notifier does
     for name, doc in [docs[0], docs[1], docs[2], ("event", bad), docs[-1]]:
         catalog.writer(name, doc)
     with pytest.raises(StorageError, match="changed shape"):
         catalog.sync(timeout_s=60)
+    catalog.on_problem.remove(told.append)
     (problem,) = [p for p in catalog.problems() if p["uid"] == uid]
     assert "(2048,) to (100,)" in problem["error"]
+    assert f"run {uid} (synthetic): ingest stopped" in problem["error"]   # names run and cause
+    assert [p["uid"] for p in told] == [uid]
+    assert catalog.report_problems() == []   # told once, not at every check
     assert os.path.exists(problem["journal"])
     # clear it so the module's other tests are not blamed for this run
     os.unlink(problem["journal"])
