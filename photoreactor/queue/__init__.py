@@ -14,6 +14,7 @@ shining when something goes wrong.  The pieces:
                             suspend, resume when clear, abort safe after a time limit
 :mod:`.sleep`               resumable ``bps.sleep`` that never starves a watchdog
 :mod:`.notify`              log file always; e-mail / webhook when configured
+:mod:`.interrupted`         the item a dead manager left behind, notified at the next start
 :mod:`.unattended`          installs all of the above on a session
 ==========================  ==============================================================
 
@@ -33,7 +34,9 @@ A failed item is recorded in the history *and* put back at the front of the queu
 and the queue stops (the queue server's rule: someone should look before the reactor
 runs again); ``photoreactor queue remove UID`` drops it.  An item that was running
 when the manager died is in the history with exit status ``unknown``, and its run is in
-the catalog, closed as interrupted.  ``profiles/lab-example/queue/README.md`` has the
+the catalog, closed as interrupted; the restarted worker sends an ``interrupted``
+notification naming the plan and queue item, when it started, that the devices were made
+safe and up to what time its data are in the catalog (:mod:`.interrupted`).  ``profiles/lab-example/queue/README.md`` has the
 lab set-up (Redis service, systemd unit, profile sections).
 
 Everything ``photoreactor queue`` does is also available from Bluesky's own

@@ -16,7 +16,8 @@ Profile section::
 
     notifications:
       log_file: null                     # default <data dir>/notifications.log
-      events: [success, fail, abort, suspended, resumed, aborted, watchdog]   # the default
+      events: [success, fail, abort, suspended, resumed, aborted, watchdog,
+               storage, interrupted]     # the default
       email:
         host: smtp.lab.example.org
         port: 587
@@ -58,10 +59,13 @@ log = logging.getLogger(__name__)
 
 RUN_EVENTS = ("success", "fail", "abort")
 SAFETY_EVENTS = ("suspended", "resumed", "aborted", "watchdog")
-ALL_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + ("info",))
+#: the data path: a run the ingester gave up on, a catalog server unreachable for long,
+#: a queue item interrupted by a manager that died
+STORAGE_EVENTS = ("storage", "interrupted")
+ALL_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS + ("info",))
 #: what is e-mailed/posted unless ``events`` says otherwise ("info" — a session started —
 #: only goes to the log file)
-DEFAULT_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS)
+DEFAULT_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS)
 NETWORK_TIMEOUT_S = 15.0
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from .interrupted import RunMarker, report_interrupted
 from .notify import Notifier
 from .sleep import UnattendedSleep
 from .suspenders import Guard, SignalPoller, StepTracker, build_guards
@@ -119,6 +120,11 @@ class Unattended:
     watchdog_report: dict = field(default_factory=dict)
     _RE: object = None
     _token: int | None = None
+    _catalog: object = None
+    _problem_hook: object = None
+    _storage_token: int | None = None
+    _marker_token: int | None = None
+    _notice_thread: object = None
 
     def status(self) -> dict:
         """Health summary (the queue's ``safety_report`` function returns it)."""
@@ -152,6 +158,13 @@ class Unattended:
                 RE.unsubscribe(self._token)
         if self.keeper is not None:
             self.keeper.stop(disarm=True)
+        if self._catalog is not None and self._problem_hook in self._catalog.on_problem:
+            self._catalog.on_problem.remove(self._problem_hook)
+        if self._notice_thread is not None:
+            self._notice_thread.join(timeout=60.0)   # the interrupted-run notice, if still due
+        for token in (self._storage_token, self._marker_token):
+            if RE is not None and token is not None:
+                RE.unsubscribe(token)
         self.notifier.close()
 
 
@@ -173,6 +186,13 @@ def install_unattended(session, safety: dict | None = None,
 
     notifier = Notifier(notifications, session.data_dir, reactor=prof.reactor_id, clock=clock)
     token = RE.subscribe(notifier)
+    catalog, problem_hook, storage_token = _watch_storage(session, notifier)
+    marker_token = notice_thread = None
+    if catalog is not None and hasattr(catalog, "data_dir"):
+        # the previous session died mid-run? tell the chemist (after the devices were made
+        # safe, which open_session did); then mark this session's own runs
+        notice_thread = report_interrupted(session, notifier)
+        marker_token = RE.subscribe(RunMarker(catalog.data_dir))
 
     wd = safety["watchdog"]
     keeper = None
@@ -215,7 +235,39 @@ def install_unattended(session, safety: dict | None = None,
                     f"watchdogs: {report}\nguards: {[g._sig.name for g in guards]}")
     return Unattended(notifier=notifier, keeper=keeper, poller=poller, guards=guards,
                       tracker=tracker, sleep=sleeper, watchdog_report=report, _RE=RE,
-                      _token=token)
+                      _token=token, _catalog=catalog, _problem_hook=problem_hook,
+                      _storage_token=storage_token, _marker_token=marker_token, _notice_thread=notice_thread)
+
+
+def _watch_storage(session, notifier):
+    """Notify (kind ``storage``) when the ingester gives up on a run or the catalog server
+    has been unreachable for a minute; the catalog checks at each run start and stop."""
+    catalog = getattr(session, "catalog", None)
+    if catalog is None or not hasattr(catalog, "on_problem"):
+        return None, None, None
+
+    def hook(problem: dict) -> None:
+        uid = problem.get("uid") or ""
+        if problem.get("outage"):
+            subject = f"catalog server unreachable: run {uid[:8]} waits in its journal"
+            body = (f"{problem['error']}\nAcquisition goes on; the data are safe in "
+                    f"{problem['journal']} and reach the catalog when the server is back.")
+        else:
+            subject = (f"run {uid[:8]} could not be stored in the catalog" if uid
+                       else "the catalog ingester cannot start")
+            body = (f"{problem['error']}\nThe journal is kept"
+                    + (f" at {problem['journal']}" if problem.get("journal") else "")
+                    + "; after fixing the cause, delete the .error file beside it and the next "
+                      "catalog opened on that directory replays the run.")
+        notifier.notify("storage", subject, body, uid=uid)
+
+    catalog.on_problem.append(hook)
+
+    def at_stop(name, doc):
+        if name == "stop":
+            catalog.report_problems()
+
+    return catalog, hook, session.RE.subscribe(at_stop)
 
 
 __all__ = ["install_unattended", "Unattended", "check_safety_config", "SafetyConfigError",

@@ -67,8 +67,20 @@ Why this shape
   returning.  Ingest always rebuilds a run from the start of its journal
   (dropping any partial catalog entry), so it is idempotent; nothing needs
   repairing by hand.  A run that cannot be ingested (e.g. an array changed
-  shape) keeps its journal, with a ``.error`` file saying why
-  (:meth:`Catalog.problems`).
+  shape, a 4xx answer) keeps its journal, with a ``.error`` file naming the run
+  and the cause (:meth:`Catalog.problems`; the session warns at the next run
+  start, an unattended session notifies).
+* **Catalog outages** (remote Tiled server down or restarting: connection
+  refused/reset, timeouts, 5xx) are not errors: the ingester retries the run
+  with capped exponential backoff (0.5 s doubling to 30 s) while its journal
+  exists and the session lives, and resumes at the request that failed — each
+  document handler and each batch flush (HDF5, then table, then array shapes)
+  records which requests are done, node creations that met 409 take the node
+  an earlier attempt made, and a table append whose answer was lost is checked
+  against the table's row count — so nothing is duplicated or lost and a long
+  run is not rebuilt from its start.  While it waits it reads no further (the
+  journal is the buffer, memory stays flat) and says so in ``ingest.log`` and
+  ``<uid>.progress`` (:meth:`Catalog.outages`).
 
 fsync policy, stated once: journal — every document written immediately,
 fsynced at most 0.5 s later and at once on the stop document, journal

@@ -293,6 +293,10 @@ class Catalog:
         self._service: IngestService | None = None
         self.writer = None
         self.ingest = ingest
+        #: called with each problem (see :meth:`problems`) the first time it is seen; the
+        #: unattended session's notifier subscribes here
+        self.on_problem: list = []
+        self._reported: set[str] = set()
         if write:
             self.writer = JournalWriter(self.journal_dir, fsync_interval_s=fsync_interval_s,
                                         on_start=self._on_run_start if ingest else None)
@@ -307,6 +311,40 @@ class Catalog:
     def _on_run_start(self, uid: str) -> None:
         if self._service is None or not self._service.alive():
             self._ensure_ingester()
+        self.report_problems()
+
+    def report_problems(self) -> list[dict]:
+        """Warn (log, then every :attr:`on_problem` callback) about problems not reported
+        yet: runs the ingester gave up on, and a catalog server unreachable for
+        longer than a minute.  Checked at each run start and by :meth:`sync`."""
+        new = []
+        for p in self.problems() + self.outages(min_s=60.0):
+            key = p["error"] if p.get("outage") is None else f"outage {p['uid']} {p['outage']['since']}"
+            if key in self._reported:
+                continue
+            self._reported.add(key)
+            new.append(p)
+            log.warning("catalog: %s", p["error"])
+            for callback in self.on_problem:
+                try:
+                    callback(p)
+                except Exception as exc:  # noqa: BLE001 - a notifier must not break a run
+                    log.error("catalog problem callback failed: %s", exc)
+        return new
+
+    def outages(self, min_s: float = 0.0) -> list[dict]:
+        """Runs whose ingest waits for an unreachable catalog server (since ``min_s`` ago
+        or longer), with the ingester's message: when it began, documents waiting."""
+        out = []
+        for prog in sorted(self.journal_dir.glob("*.progress")):
+            try:
+                outage = json.loads(prog.read_text()).get("outage")
+            except (OSError, ValueError):
+                continue
+            if outage and time.time() - float(outage.get("since", 0)) >= min_s:
+                out.append({"uid": prog.stem, "journal": str(prog.with_suffix(SUFFIX)),
+                            "error": outage.get("message", ""), "outage": outage})
+        return out
 
     def _ensure_ingester(self) -> None:
         first = self._service is None
@@ -355,6 +393,7 @@ class Catalog:
                     continue
                 err = journal.with_suffix(".error")
                 if err.exists():
+                    self.report_problems()
                     raise StorageError(f"run {journal.stem} could not be ingested: "
                                        f"{err.read_text().strip()} (its journal is kept at "
                                        f"{journal})")
@@ -368,10 +407,12 @@ class Catalog:
             if self._service is None or not self._service.alive():
                 self._ensure_ingester()
             if time.monotonic() > deadline:
+                waiting = [o["error"] for o in self.outages()]
                 raise StorageError(
                     f"the catalog is behind: {len(pending)} run(s) not ingested after "
                     f"{timeout_s:.0f} s ({', '.join(p.stem for p in pending)}); the data are safe "
-                    f"in {self.journal_dir}; see {self.data_dir / 'ingest.log'}")
+                    f"in {self.journal_dir}; see {self.data_dir / 'ingest.log'}"
+                    + (f"; {waiting[0]}" if waiting else ""))
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
 

@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +83,65 @@ MAX_FLUSH_INTERVAL_S = 5.0
 #: the ingester runs at lower CPU priority: on a busy machine acquisition wins, the catalog
 #: lags a little more, and durability (the journal) is unaffected
 INGEST_NICE = 19
+#: catalog server unreachable: first retry after this long, doubling up to RETRY_MAX_S
+RETRY_INITIAL_S = 0.5
+RETRY_MAX_S = 30.0
+#: in the ingester process, how long one Tiled request keeps retrying by itself (the Tiled
+#: client's own stamina retries) before the run waits with the backoff above; short, so a
+#: dead server does not block the other runs of the process
+CLIENT_PATIENCE_S = 10.0
 
 
 class IngestError(StorageError):
     """A run's documents cannot be turned into catalog entries (the journal is kept)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure says "the catalog server is not there right now", not "this is wrong".
+
+    Transient: the connection refused / reset / cut mid-response, timeouts, HTTP 5xx
+    (a server restarting, its database down, a proxy without upstream) and 429.
+    Everything else — 4xx, a corrupt record, a schema conflict, a bug — is not: the
+    run stops with an error file (retrying would fail the same way forever).
+    """
+    import httpx
+
+    for e in (exc, exc.__cause__, exc.__context__):
+        if e is None:
+            continue
+        if isinstance(e, httpx.HTTPStatusError):
+            code = e.response.status_code
+            return code >= 500 or code == 429
+        if isinstance(e, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+            return False
+        if isinstance(e, httpx.TransportError):
+            return True
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            return True
+    return False
+
+
+def _conflict(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 409
+
+
+def _create_or_get(parent, key: str, create):
+    """``create()`` a child node, or take the one an earlier attempt made.
+
+    A creation request cut off by an outage may have reached the server; the retry
+    then meets 409 Conflict.  Every partial node of a run is deleted before its journal
+    is replayed, so a node already under this run's key is ours.  Returns
+    ``(node, created_now)``.
+    """
+    try:
+        return create(), True
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is our own earlier node
+        if not _conflict(exc):
+            raise
+        log.info("%s: node %r already created by an attempt cut off by an outage", parent.uri, key)
+        return parent[key], False
 
 
 def _now_iso(t: float | None = None) -> str:
@@ -276,9 +332,15 @@ class _ArrayNode:
             md = {"data_key": json_safe(self.data_key), "units": self.data_key.get("units"),
                   "shape_per_event": list(self.col.shape), "dtype": self.col.dtype.str,
                   "storage": "HDF5 (external), rows = events of this stream"}
-            self.client = stream_node.new(key=self.col.column, structure_family=StructureFamily.array,
-                                          data_sources=[ds], metadata=md, specs=[])
-            self.ds_id = self.client.data_sources()[0].id
+            client, fresh = _create_or_get(
+                stream_node, self.col.column,
+                lambda: stream_node.new(key=self.col.column, structure_family=StructureFamily.array,
+                                        data_sources=[ds], metadata=md, specs=[]))
+            self.ds_id = client.include_data_sources().data_sources()[0].id
+            self.client = client
+            if not fresh:
+                # the node may come from an attempt cut off by an outage: set its shape now
+                self.publish(stream_node)
         else:
             ds.id = self.ds_id
             handle_error(self.client.context.http_client.put(
@@ -303,6 +365,7 @@ class _Stream:
         self.array_nodes: dict[str, _ArrayNode] = {}
         self.rows = 0
         self._new_segment_needed = False
+        self._batch: dict | None = None   # a flush under way (see flush)
         self._clear()
 
     def _clear(self):
@@ -320,9 +383,11 @@ class _Stream:
         self.descriptors[doc["uid"]] = doc
         md = json_safe({k: v for k, v in doc.items() if k not in ("name", "object_keys", "run_start")})
         if self.node is None:
-            self.node = self.run.root.create_container(
+            root = self.run.root
+            node, _ = _create_or_get(root, self.name, lambda: root.create_container(
                 key=self.name, metadata=md,
-                specs=[Spec("BlueskyEventStream", version="3.0"), Spec("composite")]).base
+                specs=[Spec("BlueskyEventStream", version="3.0"), Spec("composite")]))
+            self.node = node.base
         else:
             # a later descriptor (configuration changed mid-run): keep its configuration
             updates = list(self.node.metadata.get("_config_updates", []))
@@ -385,15 +450,19 @@ class _Stream:
                     raise IngestError(
                         f"run {self.run.uid}, stream {self.name!r}: data key {key!r} appeared "
                         f"after the stream's table was created; a stream keeps its data keys")
-        self.columns = cols
         arrays = [c for c in cols.values() if c.kind == "array" and c.key in data]
-        if self.schema is None:
+        schema = self.schema
+        if schema is None:
             fields = [pa.field("seq_num", pa.int64()), pa.field("time", pa.float64())]
             fields += [pa.field(c.column, c.arrow_type) for c in cols.values() if c.kind != "array"]
             fields += [pa.field(f"ts_{k}", pa.float64()) for k in cols]
-            self.schema = pa.schema(fields)
+            schema = pa.schema(fields)
         if arrays and (self.segment is None or {c.key for c in arrays} != self._current_array_keys()):
+            # flushes the rows so far first (with the columns they were read with); that may
+            # meet a catalog outage, so nothing of this stream has changed until it is done
             self._start_segment(arrays, desc)
+        self.columns = cols
+        self.schema = schema
         self._new_segment_needed = False
 
     def _start_segment(self, arrays: list[_Column], desc: dict) -> None:
@@ -428,13 +497,61 @@ class _Stream:
         return blocks
 
     def flush(self) -> int:
-        """Write pending rows: HDF5, then the table, then the array shapes. Returns rows."""
+        """Write pending rows: HDF5, then the table, then the array shapes. Returns rows.
+
+        Resumable: a catalog outage can cut this off after any step, and the next call
+        goes on from that step (``self._batch`` says which are done), so a batch is never
+        written twice nor half-written.  A table append cut off mid-request may or may
+        not have reached the server; the table's row count decides.
+        """
         import pyarrow as pa
 
         if not self.p_rows:
             return 0
         k = len(self.p_rows)
-        self._flush_arrays()
+        batch = self._batch
+        if batch is None:
+            self._flush_arrays()
+            batch = self._batch = {"table": False, "uncertain": False, "published": set(),
+                                   "shapes": {key: node.rows + len(self.p_arrays[key])
+                                              for key, node in self.array_nodes.items()
+                                              if key in self.p_arrays}}
+        if not batch["table"]:
+            self._append_table(batch, k, pa)
+            batch["table"] = True
+        for key, rows in batch["shapes"].items():
+            if key not in batch["published"]:
+                self.array_nodes[key].rows = rows
+                self.array_nodes[key].publish(self.node)
+                batch["published"].add(key)
+        self.rows += k
+        self._batch = None
+        self._clear()
+        return k
+
+    def _table_rows(self) -> int:
+        """Rows of this stream's table in the catalog (asked only after an outage)."""
+        if self.table is None:
+            return 0
+        try:
+            return len(self.table.read(columns=["seq_num"]))
+        except Exception as exc:  # noqa: BLE001 - a table never appended to cannot be read
+            if is_transient(exc):
+                raise
+            return 0
+
+    def _append_table(self, batch: dict, k: int, pa) -> None:
+        if batch["uncertain"]:
+            there = self._table_rows()
+            if there == self.rows + k:
+                log.info("run %s, stream %r: the batch of %d rows cut off by the outage had "
+                         "reached the catalog", self.run.uid, self.name, k)
+                return
+            if there != self.rows:
+                raise IngestError(
+                    f"run {self.run.uid}, stream {self.name!r}: the catalog table holds {there} "
+                    f"rows, expected {self.rows} or {self.rows + k} after an outage; the run "
+                    f"will be rebuilt from its journal once this error file is removed")
         columns = {}
         for field in self.schema:
             values = [row.get(field.name) for row in self.p_rows]
@@ -447,16 +564,15 @@ class _Stream:
         if self.table is None:
             md = {"data_keys": json_safe({c.key: self.descriptors_any()["data_keys"].get(c.key, {})
                                           for c in self.columns.values() if c.kind != "array"})}
-            self.table = self.node.create_appendable_table(schema=self.schema, key="internal",
-                                                           metadata=md)
-        self.table.append_partition(0, table)
-        for key, node in self.array_nodes.items():
-            if key in self.p_arrays:
-                node.rows += len(self.p_arrays[key])
-                node.publish(self.node)
-        self.rows += k
-        self._clear()
-        return k
+            node = self.node
+            self.table, _ = _create_or_get(node, "internal", lambda: node.create_appendable_table(
+                schema=self.schema, key="internal", metadata=md))
+        try:
+            self.table.append_partition(0, table)
+        except Exception as exc:
+            if is_transient(exc):
+                batch["uncertain"] = True
+            raise
 
     def descriptors_any(self) -> dict:
         return next(iter(self.descriptors.values()))
@@ -514,32 +630,99 @@ class RunIngest:
         self._flush_cost_s = 0.0
         self._flushed_rows = 0
         self._last_report = time.monotonic()
+        #: documents read from the journal but not yet handled (a catalog outage stopped
+        #: the handling); ``_page_row`` is how far into the event page at its head we got
+        self._backlog: deque = deque()
+        self._page_row = 0
+        self._interrupted: bool | None = None
+        #: catalog outage: when it began (wall clock), the next attempt (monotonic), the delay
+        self.outage_since: float | None = None
+        self.retry_at = 0.0
+        self.retry_delay = 0.0
+        self.last_error = ""
+        self._last_outage_log = 0.0
 
     # -- the loop -----------------------------------------------------------------------
     def step(self) -> bool:
-        """Ingest what is new. Returns True when the run is finished (stopped or orphaned)."""
-        docs = self.reader.read_new()
-        for name, doc in docs:
+        """Ingest what is new. Returns True when the run is finished (stopped or orphaned).
+
+        May raise anywhere a catalog request fails; calling it again resumes where it
+        stopped (the documents read are kept in ``_backlog`` until handled, and every
+        handler and flush picks up from its last completed request).
+        """
+        if any(s._batch is not None for s in self.streams.values()):
+            self.flush()  # a batch cut off by an outage goes first: read no more until it is in
+        docs = self._backlog
+        if not docs and self.stop_doc is None:
+            docs.extend(self.reader.read_new())
+        had_docs = bool(docs)
+        while docs and self.stop_doc is None:
+            name, doc = docs[0]
             self._handle(name, doc)
-            if self.stop_doc is not None:
-                break
+            docs.popleft()
+            self._page_row = 0
         if self.stop_doc is not None:
+            docs.clear()  # nothing follows a stop document in a journal
             self.finalize()
             return True
         if self._pending_bytes() >= MAX_PENDING_BYTES or self._pending_rows() >= MAX_PENDING_ROWS \
                 or (time.monotonic() - self.last_flush >= self._interval()):
             self.flush()
-        if not docs and self.reader.at_end() and not writer_alive(self.journal):
+        if not had_docs and self.reader.at_end() and not writer_alive(self.journal):
             # The writer is gone.  Everything it wrote is on disk now: read it all, then close.
             while True:
-                more = self.reader.read_new()
-                if not more:
+                if not docs:
+                    docs.extend(self.reader.read_new())
+                if not docs:
                     break
-                for name, doc in more:
-                    self._handle(name, doc)
+                while docs:
+                    self._handle(*docs[0])
+                    docs.popleft()
+                    self._page_row = 0
             self.finalize()
             return True
         return False
+
+    def _batch_open(self) -> bool:
+        return any(s._batch is not None or s.p_rows for s in self.streams.values())
+
+    def waiting_documents(self) -> int:
+        """Documents read from the journal that are not in the catalog yet."""
+        return len(self._backlog) + self._pending_rows()
+
+    def outage(self, exc: BaseException, initial_s: float, max_s: float) -> None:
+        """A transient catalog failure: wait (capped exponential backoff), then resume."""
+        now = time.monotonic()
+        first = self.outage_since is None
+        if first:
+            self.outage_since = time.time()
+            self.retry_delay = initial_s
+        else:
+            self.retry_delay = min(max(self.retry_delay, initial_s) * 2.0, max_s)
+        self.retry_at = now + self.retry_delay
+        self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        unread = max(0, self.journal.stat().st_size - self.reader.offset) \
+            if self.journal.exists() else 0
+        msg = (f"run {self.uid}: catalog server unreachable since {_now_iso(self.outage_since)}, "
+               f"{self.waiting_documents()} documents waiting (+{unread} bytes of journal not yet "
+               f"read), retrying in {self.retry_delay:.1f} s ({self.last_error})")
+        if first or now - self._last_outage_log >= 60.0 or self.retry_delay < max_s:
+            log.warning("%s", msg)
+            self._last_outage_log = now
+        self._write_progress(outage={"since": self.outage_since, "since_iso": _now_iso(self.outage_since),
+                                     "waiting_documents": self.waiting_documents(),
+                                     "unread_bytes": unread, "retry_in_s": self.retry_delay,
+                                     "error": self.last_error, "message": msg})
+
+    def reconnected(self) -> None:
+        if self.outage_since is not None:
+            log.warning("run %s: catalog server reachable again after %.1f s; ingest resumed "
+                        "where it stopped", self.uid, time.time() - self.outage_since)
+            self.outage_since = None
+            self.retry_delay = 0.0
+            self.retry_at = 0.0
+            if not self.done:
+                self._write_progress()
 
     def _pending_bytes(self) -> int:
         return sum(s.p_bytes for s in self.streams.values())
@@ -549,9 +732,7 @@ class RunIngest:
 
     # -- documents ------------------------------------------------------------------------
     def _handle(self, name: str, doc: dict) -> None:
-        self.records += 1
-        if isinstance(doc, dict) and isinstance(doc.get("time"), (int, float)):
-            self.last_doc_time = doc["time"]
+        """One document.  If it raises, calling it again with the same document resumes it."""
         if name == "start":
             self._start(doc)
         elif self.root is None:
@@ -570,14 +751,22 @@ class RunIngest:
             stream = self.by_descriptor[doc["descriptor"]]
             keys = list(doc["data"])
             tkeys = list(doc["timestamps"])
-            for i, (t, seq) in enumerate(zip(doc["time"], doc["seq_num"], strict=True)):
+            if len(doc["time"]) != len(doc["seq_num"]):
+                raise IngestError(f"run {self.uid}: event page with {len(doc['time'])} times "
+                                  f"and {len(doc['seq_num'])} seq_nums")
+            for i in range(self._page_row, len(doc["time"])):
                 stream.add(doc["descriptor"], {k: doc["data"][k][i] for k in keys},
-                           {k: doc["timestamps"][k][i] for k in tkeys}, t, seq)
+                           {k: doc["timestamps"][k][i] for k in tkeys}, doc["time"][i],
+                           doc["seq_num"][i])
+                self._page_row = i + 1
         elif name in ("stream_resource", "stream_datum"):
             self._foreign(name, doc)
         elif name == "stop":
             self.stop_doc = doc
         # resource / datum / datum_page: kept in the journal only (see module docstring)
+        self.records += 1
+        if isinstance(doc, dict) and isinstance(doc.get("time"), (int, float)):
+            self.last_doc_time = doc["time"]
 
     def _start(self, doc: dict) -> None:
         from tiled.structures.core import Spec
@@ -636,17 +825,27 @@ class RunIngest:
                          self.uid, self._flushed_rows, rows, self._flush_cost_s)
                 self._last_report = time.monotonic()
         self.last_flush = time.monotonic()
-        if self.reader.offset != self._progress_offset:
+        if not self._backlog and self.reader.offset != self._progress_offset:
             self._write_progress()
             self._progress_offset = self.reader.offset
         return rows
 
-    def _write_progress(self) -> None:
+    def _write_progress(self, outage: dict | None = None) -> None:
+        """``<uid>.progress``: how far the catalog has got (``offset``: every journal byte
+        before it is in the catalog) and, during a catalog outage, ``outage``."""
         prog = self.journal.with_suffix(".progress")
         tmp = prog.with_suffix(".progress.tmp")
-        tmp.write_text(json.dumps({"offset": self.reader.offset, "records": self.records,
-                                   "rows": {n: s.rows for n, s in self.streams.items()}}))
-        os.replace(tmp, prog)
+        caught_up = outage is None and not self._backlog and self._batch_open() is False
+        offset = self.reader.offset if caught_up else self._progress_offset
+        state = {"offset": max(offset, 0), "records": self.records,
+                 "rows": {n: s.rows for n, s in self.streams.items()}}
+        if outage is not None:
+            state["outage"] = outage
+        try:
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, prog)
+        except FileNotFoundError:  # the journal directory went away (run deleted by hand)
+            pass
 
     def finalize(self) -> None:
         """Write the last rows and the stop document; close files; drop the journal."""
@@ -656,8 +855,10 @@ class RunIngest:
             self.done = True
             return
         self.flush()
-        interrupted = self.stop_doc is None
-        if interrupted:
+        if self._interrupted is None:
+            self._interrupted = self.stop_doc is None
+        interrupted = self._interrupted
+        if interrupted and self.stop_doc is None:
             last = self.last_doc_time or self.start_doc.get("time", time.time())
             self.stop_doc = {
                 "uid": str(uuid.uuid4()),
@@ -710,9 +911,16 @@ class RunIngest:
         self._let_go()
 
     def fail(self, exc: BaseException) -> None:
-        """Give up on this run: keep the journal, say why beside it, free the lock."""
-        msg = f"{_now_iso()} {type(exc).__name__}: {exc}"
-        log.error("run %s: ingest stopped: %s (journal kept at %s)", self.uid, msg, self.journal)
+        """Give up on this run: keep the journal, say why beside it, free the lock.
+
+        Only for errors that retrying cannot cure (see :func:`is_transient`); the
+        ``.error`` file names the run and the cause, and the session reports it.
+        """
+        start = self.start_doc or {}
+        what = f"run {self.uid}" + (f" ({start['plan_name']})" if start.get("plan_name") else "")
+        msg = (f"{_now_iso()} {what}: ingest stopped after {self.records} documents: "
+               f"{type(exc).__name__}: {exc}")
+        log.error("%s (journal kept at %s)", msg, self.journal)
         try:
             self.journal.with_suffix(".error").write_text(msg + "\n")
         finally:
@@ -754,10 +962,16 @@ def claim(journal: Path) -> int | None:
 class Ingester:
     """Ingests every journal of the directories it watches, one step at a time."""
 
-    def __init__(self, flush_interval_s: float = 1.0):
+    def __init__(self, flush_interval_s: float = 1.0, *, retry_initial_s: float = RETRY_INITIAL_S,
+                 retry_max_s: float = RETRY_MAX_S):
         self.flush_interval_s = flush_interval_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
         self.dirs: dict[Path, dict] = {}
         self.runs: dict[Path, RunIngest] = {}
+        #: journals given up for now (left to another ingester or the next session): not
+        #: claimed again by this one
+        self.left: set[Path] = set()
         self._last_scan = 0.0
 
     def watch(self, data_dir: Path, catalog: dict, client=None) -> None:
@@ -800,7 +1014,7 @@ class Ingester:
                     new.unlink(missing_ok=True)
                     os.close(fd)
             for journal in sorted(jdir.glob(f"*{SUFFIX}")):
-                if journal in self.runs:
+                if journal in self.runs or journal in self.left:
                     continue
                 if only_orphans and writer_alive(journal):
                     continue
@@ -811,15 +1025,37 @@ class Ingester:
                                                self.flush_interval_s)
                 busy = True
         for journal, run in list(self.runs.items()):
+            if run.outage_since is not None:
+                if not journal.exists():   # deleted by hand while we waited: nothing to do
+                    log.warning("run %s: journal %s removed during a catalog outage; dropped",
+                                run.uid, journal)
+                    run.abandon()
+                    del self.runs[journal]
+                    continue
+                if time.monotonic() < run.retry_at:
+                    continue
             try:
                 finished = run.step()
-                busy = busy or finished or run.reader.more
+                run.reconnected()
+                busy = busy or finished or run.reader.more or bool(run._backlog)
             except Exception as exc:  # noqa: BLE001 - one bad run must not stop the others
+                if is_transient(exc):
+                    run.outage(exc, self.retry_initial_s, self.retry_max_s)
+                    continue
                 run.fail(exc)
                 finished = True
             if finished:
                 del self.runs[journal]
         return busy
+
+    def waiting(self) -> bool:
+        """True when every run left is waiting for an unreachable catalog server."""
+        return bool(self.runs) and all(r.outage_since is not None for r in self.runs.values())
+
+    def next_retry_s(self) -> float:
+        """Seconds until the earliest retry of a run waiting for the catalog server."""
+        times = [r.retry_at for r in self.runs.values() if r.outage_since is not None]
+        return max(0.0, min(times) - time.monotonic()) if times else 0.0
 
     def idle(self) -> bool:
         return not self.runs
@@ -851,10 +1087,16 @@ def recover(data_dir: Path, catalog: dict, client=None, timeout_s: float = 600.0
         ing.step(only_orphans=True)
         claimed = [r.uid for r in ing.runs.values()]
         while ing.runs and time.monotonic() < deadline:
-            ing.step(only_orphans=True)
+            if not ing.step(only_orphans=True) and ing.waiting():
+                time.sleep(min(ing.next_retry_s(), max(0.0, deadline - time.monotonic())) + 0.01)
         done = [u for u in claimed if not (jdir / f"{u}{SUFFIX}").exists()]
     finally:
         for run in list(ing.runs.values()):  # out of time: let the next recovery continue
+            if run.outage_since is not None:
+                log.warning("run %s: catalog server unreachable since %s; left in its journal "
+                            "for the next session", run.uid, _now_iso(run.outage_since))
+                run.abandon()
+                continue
             run.fail(StorageError(f"recovery did not finish within {timeout_s:.0f} s"))
             run.journal.with_suffix(".error").unlink(missing_ok=True)
         if client is None:
@@ -875,7 +1117,18 @@ def _stdin_commands(q: queue.Queue) -> None:
     q.put({"op": "eof"})
 
 
-def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
+def set_client_patience(seconds: float) -> None:
+    """How long one Tiled request retries by itself (stamina, in the Tiled client) in this
+    process; beyond that the run waits with the ingester's own backoff."""
+    from tiled.client import utils
+
+    utils.TILED_RETRY_TIMEOUT = float(seconds)
+    utils.TILED_RETRY_ATTEMPTS = max(1, min(utils.TILED_RETRY_ATTEMPTS, 1 + int(seconds / 0.5)))
+
+
+def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0, *,
+          retry_initial_s: float = RETRY_INITIAL_S, retry_max_s: float = RETRY_MAX_S,
+          client_patience_s: float = CLIENT_PATIENCE_S) -> int:
     """Main loop of the ingester process: commands on stdin, one JSON object per line.
 
     ``{"op": "watch", "data_dir": ..., "catalog": {...}}`` — ingest that directory;
@@ -889,7 +1142,9 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
         pass
     commands: queue.Queue = queue.Queue()
     threading.Thread(target=_stdin_commands, args=(commands,), daemon=True).start()
-    ing = Ingester(flush_interval_s=flush_interval_s)
+    set_client_patience(client_patience_s)
+    ing = Ingester(flush_interval_s=flush_interval_s, retry_initial_s=retry_initial_s,
+                   retry_max_s=retry_max_s)
     quitting = False
     while True:
         while True:
@@ -923,12 +1178,25 @@ def serve(poll_s: float = 0.1, flush_interval_s: float = 1.0) -> int:
                     # another process is still writing this run: leave it to that process's
                     # ingester (which rebuilds it from the journal) rather than wait for days
                     run.abandon()
+                    ing.left.add(journal)
+                    del ing.runs[journal]
+                elif run.outage_since is not None:
+                    # the session has ended and the catalog server is away: the journal keeps
+                    # the run; the next session (or `photoreactor runs`) ingests it
+                    log.warning("run %s: session ended while the catalog server is unreachable "
+                                "(since %s); the run stays in its journal %s and is ingested by "
+                                "the next catalog opened on this directory", run.uid,
+                                _now_iso(run.outage_since), journal)
+                    run.abandon()
+                    ing.left.add(journal)
                     del ing.runs[journal]
         if quitting and ing.idle():
             # one last pass: runs whose writer stopped while we were finishing the others
             if not ing.step(scan=True) and ing.idle():
                 break
-        if not busy:
+        if not busy and ing.waiting():
+            time.sleep(min(max(ing.next_retry_s(), poll_s), 1.0))
+        elif not busy:
             # reading every poll_s is plenty for catalog batches every second or more; a
             # tight loop over a growing journal would cost more CPU than the ingest itself
             time.sleep(poll_s)
@@ -941,6 +1209,13 @@ def main(argv=None) -> int:
     p.add_argument("--poll-s", type=float, default=0.1)
     p.add_argument("--flush-interval-s", type=float, default=1.0)
     p.add_argument("--log", default=None, help="log file (default stderr)")
+    env = os.environ.get
+    p.add_argument("--retry-initial-s", type=float,
+                   default=float(env("PHOTOREACTOR_INGEST_RETRY_INITIAL_S", RETRY_INITIAL_S)))
+    p.add_argument("--retry-max-s", type=float,
+                   default=float(env("PHOTOREACTOR_INGEST_RETRY_MAX_S", RETRY_MAX_S)))
+    p.add_argument("--client-patience-s", type=float,
+                   default=float(env("PHOTOREACTOR_INGEST_CLIENT_PATIENCE_S", CLIENT_PATIENCE_S)))
     args = p.parse_args(argv)
     logging.basicConfig(filename=args.log, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -949,7 +1224,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     for noisy in ("httpx", "tiled"):  # one line per HTTP request is not a useful log
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return serve(poll_s=args.poll_s, flush_interval_s=args.flush_interval_s)
+    return serve(poll_s=args.poll_s, flush_interval_s=args.flush_interval_s,
+                 retry_initial_s=args.retry_initial_s, retry_max_s=args.retry_max_s,
+                 client_patience_s=args.client_patience_s)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Three experiments are queued — one now, one scheduled two (virtual) hours late
 that meets an open thermocouple — and each must end as expected with its run in the
 catalog.  Then a fourth is killed mid-run together with the whole manager (and Redis is
 restarted from its append-only file): after the restart the rest of the queue is
-intact, the interrupted item is reported, its run is in the catalog as interrupted,
+intact, the interrupted item is reported (and notified), its run is in the catalog as interrupted,
 and the new worker made every device safe before anything else.
 
 Redis comes from Debian's ``redis-server``; the fixture installs it with apt-get on a
@@ -315,3 +315,7 @@ def test_queue_runs_schedules_survives_a_crash_and_restarts_safe(rig):
     notes = Path(tmp / "notifications.log").read_text()
     assert notes.count("SUCCESS   grow_until finished") == 2
     assert "FAIL      grow_until FAILED" in notes
+    # the restarted worker said which item the crash interrupted (sent once the run was
+    # recovered into the catalog)
+    assert (f"INTERRUPTED photocatalysis INTERRUPTED: the queue server stopped mid-run "
+            f"(queue item {killed_uid[:8]})") in notes

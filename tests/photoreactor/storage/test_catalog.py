@@ -199,12 +199,18 @@ def test_a_run_that_cannot_be_ingested_keeps_its_journal_and_says_why(catalog):
     bad = dict(docs[3][1])
     bad["data"] = {**bad["data"], "spectrometer_counts": np.zeros(100)}  # pixel count changed
     bad["seq_num"] = 2
+    told = []
+    catalog.on_problem.append(told.append)   # what the unattended session's notifier does
     for name, doc in [docs[0], docs[1], docs[2], ("event", bad), docs[-1]]:
         catalog.writer(name, doc)
     with pytest.raises(StorageError, match="changed shape"):
         catalog.sync(timeout_s=60)
+    catalog.on_problem.remove(told.append)
     (problem,) = [p for p in catalog.problems() if p["uid"] == uid]
     assert "(2048,) to (100,)" in problem["error"]
+    assert f"run {uid} (synthetic): ingest stopped" in problem["error"]   # names run and cause
+    assert [p["uid"] for p in told] == [uid]
+    assert catalog.report_problems() == []   # told once, not at every check
     assert os.path.exists(problem["journal"])
     # clear it so the module's other tests are not blamed for this run
     os.unlink(problem["journal"])
@@ -296,3 +302,95 @@ def test_closing_the_catalog_mid_run_stores_the_run_as_interrupted(tmp_path):
     assert "never closed" in run.metadata["stop"]["reason"]
     assert run["primary"]["spectrometer_counts"].shape == (5, 2048)
     reader.close()
+
+
+def test_catalog_requests_cut_off_by_an_outage_resume_without_duplicates(tmp_path, monkeypatch):
+    """Every catalog request the ingester makes may fail half-way (sent but no answer, or
+    never sent): the ingest resumes at that request, and rows are neither lost nor doubled."""
+    import httpx
+    from tiled.client.container import Container
+    from tiled.client.dataframe import DataFrameClient
+
+    from photoreactor.storage import ingest
+    from photoreactor.storage.ingest import Ingester, _ArrayNode
+
+    calls = {"append": 0, "publish": 0, "container": 0, "table": 0}
+    fired = []
+    req = httpx.Request("POST", "http://catalog")
+
+    def cut(name, after, original):
+        """Fail the n-th call of ``name``: after it reached the server, or before."""
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            n = calls[name]
+            if (name, n) in after:
+                original(*args, **kwargs)
+                fired.append((name, n, "answer lost"))
+                raise httpx.ReadError("connection reset mid-response", request=req)
+            if (name, -n) in after:
+                fired.append((name, n, "refused"))
+                raise httpx.ConnectError("connection refused", request=req)
+            return original(*args, **kwargs)
+        return wrapper
+
+    plan = {("append", 2), ("append", -4), ("publish", -3), ("publish", 5),
+            ("container", 1), ("container", 3), ("table", 1)}
+    monkeypatch.setattr(DataFrameClient, "append_partition",
+                        cut("append", plan, DataFrameClient.append_partition))
+    monkeypatch.setattr(_ArrayNode, "publish", cut("publish", plan, _ArrayNode.publish))
+    monkeypatch.setattr(Container, "create_container",
+                        cut("container", plan, Container.create_container))
+    monkeypatch.setattr(Container, "create_appendable_table",
+                        cut("table", plan, Container.create_appendable_table))
+    monkeypatch.setattr(ingest, "FLUSH_CPU_SHARE", 0.0)   # a catalog batch at every step
+
+    cat = open_catalog({"kind": "embedded"}, tmp_path, ingest=False)
+    docs = list(make_run(40, pixels=64))
+    uid = docs[0][1]["uid"]
+    ing = Ingester(flush_interval_s=0.0, retry_initial_s=0.0, retry_max_s=0.0)
+    ing.watch(tmp_path, {"kind": "embedded"})
+    journal = tmp_path / "journal" / f"{uid}.journal"
+    outages = 0
+    for i in range(0, len(docs), 6):
+        for name, doc in docs[i:i + 6]:
+            cat.writer(name, doc)
+        for _ in range(6):
+            ing.step()
+            run = ing.runs.get(journal)
+            outages += run is not None and run.outage_since is not None
+    for _ in range(50):
+        if not journal.exists():
+            break
+        ing.step()
+    ing.close()
+    cat.close()
+    assert not journal.exists() and not journal.with_suffix(".error").exists()
+    assert len(fired) == len(plan) and outages >= len(plan), (fired, outages)
+    reader = open_catalog({"kind": "embedded"}, tmp_path, write=False)
+    run = reader.client[uid]
+    assert run.metadata["stop"]["exit_status"] == "success"
+    assert run["primary"].base["internal"].read()["seq_num"].tolist() == list(range(1, 41))
+    got = run["primary"]["spectrometer_counts"].read()
+    assert got.tobytes() == np.stack([spectrum(i, 64) for i in range(1, 41)]).tobytes()
+    reader.close()
+
+
+def test_only_transient_failures_are_retried():
+    import httpx
+
+    from photoreactor.storage.ingest import IngestError, is_transient
+
+    req = httpx.Request("GET", "http://catalog/api/v1/metadata/x")
+
+    def status(code):
+        return httpx.HTTPStatusError(str(code), request=req,
+                                     response=httpx.Response(code, request=req))
+
+    assert is_transient(httpx.ConnectError("refused", request=req))
+    assert is_transient(httpx.ReadTimeout("slow", request=req))
+    assert is_transient(httpx.RemoteProtocolError("cut", request=req))
+    assert is_transient(status(503)) and is_transient(status(500)) and is_transient(status(429))
+    assert not is_transient(status(404)) and not is_transient(status(409))
+    assert not is_transient(status(422)) and not is_transient(status(401))
+    assert not is_transient(IngestError("changed shape"))
+    assert not is_transient(ValueError("corrupt"))
