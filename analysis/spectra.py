@@ -30,7 +30,11 @@ on the **second derivative** (Savitzky–Golay, ``window_nm`` wide):
    absorbance, σ = 8.5 nm), so it does not hide a shoulder.
 3. The noise of d²A/dλ² is propagated from the absorbance noise, estimated per
    spectrum from the median absolute second difference (robust to the
-   features themselves), through the filter coefficients.
+   features themselves), through the filter coefficients.  Absorbance noise is
+   not uniform: where the lamp or the detector response is weak (the red end of
+   a silicon detector, the UV end of a halogen lamp) it is several times the
+   spectrum's median, so the threshold is raised wherever the *local* noise
+   (over ``NOISE_SPAN_PX`` pixels) exceeds it — never lowered.
 4. E1 is the reddest feature; its sub-pixel position is the vertex of a
    parabola through the three d²A/dλ² samples around the minimum
    (``method="curvature"``, the transition centroid — unbiased by sloping
@@ -60,7 +64,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import convolve1d, maximum_filter1d, minimum_filter1d
+from scipy.ndimage import convolve1d, maximum_filter1d, minimum_filter1d, uniform_filter1d
 from scipy.signal import savgol_coeffs, savgol_filter
 
 #: hc in eV·nm (SCIENCE.md "Energy ↔ wavelength")
@@ -360,6 +364,34 @@ def _noise_sigma(a: np.ndarray) -> np.ndarray:
     return med / (0.6745 * np.sqrt(6.0))
 
 
+#: pixels over which the local absorbance noise is taken (see module docstring, 3.)
+NOISE_SPAN_PX = 256
+
+
+def _local_noise_ratio(a: np.ndarray, sigma_a: np.ndarray) -> np.ndarray:
+    """Per pixel: local noise / the spectrum's median noise, at least 1 (threshold scale).
+
+    The |second differences| sampled every few pixels (as in :func:`_noise_sigma`),
+    clipped at four times their expected size so that a feature's own curvature
+    barely counts, are averaged over :data:`NOISE_SPAN_PX` and compared with the
+    same clipped average for the spectrum's median noise.
+    """
+    n, m = a.shape
+    stride = max(1, (m - 2) // 256)
+    d2 = np.abs(a[:, :-2:stride] - 2 * a[:, 1:-1:stride] + a[:, 2::stride])
+    if d2.shape[-1] < 3:
+        return np.ones_like(a)
+    scale = (sigma_a * np.sqrt(6.0))[:, None]          # σ of a second difference
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.minimum(d2 / scale, 4.0)
+    z = np.where(np.isfinite(z), z, 0.798)            # NaN pixels: assume median noise
+    local = uniform_filter1d(z, size=max(3, NOISE_SPAN_PX // stride), axis=-1, mode="nearest")
+    # E min(|N(0,1)|, 4) = √(2/π)(1 − e^-8) + 4·P(|N| > 4) ≈ 0.798
+    ratio = np.maximum(local / 0.798, 1.0)
+    cols = np.clip(np.rint((np.arange(m) - 1) / stride).astype(int), 0, ratio.shape[-1] - 1)
+    return ratio[:, cols]
+
+
 def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
                noise_sigma: float, min_relative: float, prominence_px: int,
                suppress: bool = True) -> _Curvature:
@@ -401,7 +433,7 @@ def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
     # negative curvature: the valley between two resolved bands is also a local minimum
     # of d2 with high flanks, but the absorbance there is convex.  (A λ⁻⁴ scattering
     # background adds only ~1e-4 /nm² of curvature, far less than an exciton's.)
-    thr = noise_sigma * sigma_d2[:, None]
+    thr = noise_sigma * sigma_d2[:, None] * _local_noise_ratio(a, sigma_a)
     cand = is_min & allowed & (d2 < -thr) & (prom > thr)
     best = np.where(cand, prom, 0.0).max(axis=-1)
     cand &= prom >= min_relative * best[:, None]

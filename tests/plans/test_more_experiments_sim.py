@@ -32,11 +32,15 @@ def test_hg_ag_exchange_reaches_1_24_ev_in_an_hour(sim):
 
 
 def test_hg_only_exchange_plateaus_and_the_plan_stops_on_it(sim):
-    """Standard CE stalls (SCIENCE.md E); the plan stops on the plateau, not the time limit.
+    """Standard CE stalls at 1.50 eV (SCIENCE.md E); the plan stops on that plateau.
 
-    The simulated Hg-only core/shell spectrum shows its weakened 1S–1S (1.50 eV
-    in the model's state) only as a tail under the shell's continuum, so the
-    measured edge sits higher; what the plan must see is that it stops moving.
+    The Hg-only core/shell keeps a third of its 1S–1S oscillator strength; the
+    rendered spectrum shows it at the model's E1 and the plan's second-derivative
+    edge finds it.  Tolerance 0.05 eV, the fidelity report's for the 1 h value:
+    the d²A/dE² minimum sits ≈ 0.01 eV below the transition centre (the shell's
+    continuum tail is convex on its blue side), the model's E1 drifts ≈ 0.01 eV
+    over the hours the plan waits for the plateau, and the 16-frame noise adds
+    ±0.01 eV.
     """
     blank_then(sim, "E_exchange")
     result = sim.RE(cation_exchange(sim.mantle, sim.spectrometer, sim.pump_hg, None,
@@ -45,7 +49,8 @@ def test_hg_only_exchange_plateaus_and_the_plan_stops_on_it(sim):
     assert result.exit_status == "success"
     run = sim.catalog.client[result.run_start_uids[0]]
     gap = np.asarray(run["primary"].read()["band_gap_ev"])
-    assert gap[-1] > 1.4                       # nowhere near the 1.24 eV of Hg + Ag
+    assert gap[-1] == pytest.approx(1.50, abs=0.05)    # SCIENCE.md E: stalls at 1.50 eV
+    assert gap[-1] == pytest.approx(sim.world.state()["exchange"]["e1s_ev"], abs=0.05)
     assert len(gap) < 6 * 3600 / 900           # stopped on the plateau, before 6 h
     assert sim.world.state()["exchange"]["complete"] is False
 
