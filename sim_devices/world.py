@@ -65,6 +65,11 @@ class Flow:
     running: bool = True
 
 
+#: advances shorter than this are deferred to the next update (a virtual clock that
+#: runs on wall time moves a few picoseconds between two reads: not worth a sub-step)
+MIN_ADVANCE_S = 1e-6
+
+
 class Reactor:
     """Base class: clocking, locking, sub-stepping, flows and the controller hook.
 
@@ -93,6 +98,8 @@ class Reactor:
         """Advance the world to the clock's current time."""
         with self.lock:
             now = self.clock.time()
+            if now - self.t < MIN_ADVANCE_S:
+                return      # a clock read a moment later: nothing physical to do yet
             while self.t < now:
                 dt = min(now - self.t, self._step_limit())
                 self._advance_flows(dt)

@@ -111,6 +111,10 @@ SURFACE_AMINE_REFERENCE = 1.0 + AMINE_ACTIVATION_PER_M * 0.53
 MONOMER_CRITICAL_MOL_L = {"CdS": 2.0e-4, "ZnS": 2.0e-4, "CdSe": 4.0e-4}
 GROWTH_MOL_M2_S = {"CdS": 4.5e-8, "ZnS": 4.5e-8, "CdSe": 9.0e-8}
 NUCLEATION_J0_MOL_L_S = 2.0e-4
+#: a monomer pool relaxing faster than this (g·A/c_crit, 1/s) while well below the
+#: nucleation threshold (QSS_MAX_SATURATION) is in quasi-steady state (see _choose_qss)
+QSS_RATE_PER_S = 0.05
+QSS_MAX_SATURATION = 0.5
 NUCLEATION_ORDER = 4
 NUCLEUS_RADIUS_NM = 0.75
 NUCLEUS_SIGMA_NM = 0.05
@@ -289,6 +293,8 @@ class _Rates:
 
 #: monomer pools (CdS, ZnS, CdSe) follow the free species in the state vector
 _MONOMERS = ("CdS", "ZnS", "CdSe")
+#: population field a monomer deposits into: [material][core is CdSe] (1 core, 2 CdS, 3 ZnS)
+_GROWTH_FIELD = ((1, 2), (3, 3), (1, 1))
 _HEAD = len(_FREE) + len(_MONOMERS)
 
 
@@ -305,11 +311,16 @@ class NanocrystalProcess(Process):
         self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
         self.control = StepControl(rtol=1e-5, floor_s=0.05, ceiling_s=1800.0)
         self._last_lambda = 0.0
+        #: per monomer material: quasi-steady this step, and the pool that implies
+        self._qss = [False, False, False]
+        self._qss_pool = [0.0, 0.0, 0.0]
+        self._qss_time: float | None = None
 
     # -- bookkeeping ------------------------------------------------------------------
     def add_population(self, pop: Population) -> Population:
         self.populations.append(pop)
         self.control.reset()
+        self._qss_time = None
         return pop
 
     def main(self) -> Population | None:
@@ -415,9 +426,11 @@ class NanocrystalProcess(Process):
                  for m in ("CdS", "CdSe")}
         c_crit = [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
         g_mat = [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
-        lam_per_area = max(g / c for g, c in zip(g_mat, c_crit, strict=False))
         four_pi_na = 4.0 * math.pi * AVOGADRO * 1e-18
         self._last_lambda = 0.0
+        qss = self._qss
+        any_qss = any(qss)
+        qss_pool = self._qss_pool
 
         def deriv(y, temp):
             k = self._k(temp)
@@ -483,11 +496,11 @@ class NanocrystalProcess(Process):
                 d[b + 6] += ads_zn - rx_zn
                 d[b + 2] += rx_cd
                 d[b + 3] += rx_zn
-                # growth from monomer in solution
+                # growth from monomer in solution (pools in quasi-steady state: below)
                 a_i = areas[i]
-                g_cds = g_mat[0] * a_i * sat[0]
-                g_zns = g_mat[1] * a_i * sat[1]
-                g_cdse = g_mat[2] * a_i * sat[2]
+                g_cds = 0.0 if qss[0] else g_mat[0] * a_i * sat[0]
+                g_zns = 0.0 if qss[1] else g_mat[1] * a_i * sat[1]
+                g_cdse = 0.0 if qss[2] else g_mat[2] * a_i * sat[2]
                 if cores[i] == "CdSe":
                     d[b + 1] += g_cdse
                     d[b + 2] += g_cds
@@ -522,8 +535,26 @@ class NanocrystalProcess(Process):
                     d[b + 7] += up
                     d[b] -= DOPING_RIPENING * up
                     d[b + 4] += 0.5 * (LSW_WIDTH * r - y[b + 4]) * DOPING_RIPENING * up / n
+            if any_qss and a_tot > 0.0:
+                # quasi-steady pools: everything formed (or dissolved) deposits at once,
+                # shared by surface area; the pool holds c_crit·P/(g·A)
+                for j in range(3):
+                    if not qss[j]:
+                        continue
+                    supply = d[5 + j] if d[5 + j] > 0.0 else 0.0
+                    qss_pool[j] = supply * c_crit[j] / (g_mat[j] * a_tot)
+                    d[5 + j] = 0.0
+                    if supply == 0.0:
+                        continue
+                    for i in range(npop):
+                        if areas[i] <= 0.0:
+                            continue
+                        b = _HEAD + _FIELDS * i
+                        d[b + _GROWTH_FIELD[j][cores[i] == "CdSe"]] += supply * areas[i] / a_tot
             # nucleation (LaMer): only above the critical monomer concentration
             for mat, idx in (("CdS", 0), ("CdSe", 2)):
+                if qss[idx]:
+                    continue
                 excess = sat[idx] - 1.0
                 slot = slots.get(mat)
                 if excess > 0.0 and slot is not None:
@@ -532,7 +563,8 @@ class NanocrystalProcess(Process):
                     d[b] += j
                     d[b + 1] += j * u_nuc[mat]
                     d[5 + idx] -= j * u_nuc[mat]
-            self._last_lambda = lam_per_area * a_tot
+            self._last_lambda = max((g / c for g, c, q in zip(g_mat, c_crit, qss, strict=False)
+                                     if not q), default=0.0) * a_tot
             return d
 
         return deriv
@@ -549,9 +581,74 @@ class NanocrystalProcess(Process):
             tol += [n, units, units, units, 0.05, units * 0.05, units * 0.05, n]
         return tol
 
+    def _choose_qss(self, model, temperature_c: float) -> None:
+        """Which monomer pools are in quasi-steady state for the coming step.
+
+        With plenty of particle surface a monomer pool relaxes within seconds
+        (rate ``λ = g·A/c_crit``) to the level where deposition equals formation,
+        ``m* = c_crit·P/(g·A)``, while everything else changes over minutes: an
+        explicit integrator would be held to steps of ~1/λ by that one component.
+        A pool with ``λ > QSS_RATE_PER_S`` whose ``m*`` is below
+        ``QSS_MAX_SATURATION``·c_crit (no nucleation possible) is therefore taken as
+        quasi-steady: all monomer formed deposits at once, shared by surface area.
+        It enters once it has relaxed to within 10 % of ``m*`` (the difference is
+        deposited on the particles: mass is conserved), keeps its amount while
+        quasi-steady, and leaves — continuing from that amount — when ``λ`` halves
+        or ``m*`` approaches supersaturation (an over-dosed SILAR step).
+        """
+        if self._qss_time == model.t:
+            return                       # already decided for this step
+        self._qss_time = model.t
+        liquid = model.liquid
+        litres = max(liquid.volume_ml, 1e-3) * 1e-3
+        a_tot = sum(p.surface_area_m2() for p in self.populations if p.n_mol > 0)
+        was = list(self._qss)
+        rates = [GROWTH_MOL_M2_S[m] * a_tot / (MONOMER_CRITICAL_MOL_L[m] * litres)
+                 for m in _MONOMERS]
+        cd, s, zn, se, _ = self._free(liquid)
+        fed = [(cd > TRACE_MOL and s > TRACE_MOL), (zn > TRACE_MOL and s > TRACE_MOL),
+               (cd > TRACE_MOL and se > TRACE_MOL)]
+        candidates = [not was[j] and rates[j] > QSS_RATE_PER_S
+                      and (fed[j] or self.monomer_mol[m] > TRACE_MOL)
+                      for j, m in enumerate(_MONOMERS)]
+        if any(candidates):
+            # m* of every pool at the present state (a derivative evaluation with all
+            # pools quasi-steady stores it in _qss_pool)
+            self._qss = [True, True, True]
+            self._make_deriv(model)(self._pack(liquid), temperature_c)
+        # otherwise the pools of the quasi-steady ones are those of the last evaluation
+        # (the end of the previous step)
+        pools = list(self._qss_pool)
+        choice = []
+        for j, m in enumerate(_MONOMERS):
+            c_crit = MONOMER_CRITICAL_MOL_L[m] * litres
+            ok = (was[j] or candidates[j]) and rates[j] > (0.5 if was[j] else 1.0) * (
+                QSS_RATE_PER_S) and pools[j] < QSS_MAX_SATURATION * c_crit
+            if ok and not was[j]:
+                held = self.monomer_mol[m]
+                ok = abs(held - pools[j]) <= 0.1 * pools[j] + 1e-3 * c_crit
+                if ok:
+                    self._deposit(j, held - pools[j])
+                    self.monomer_mol[m] = pools[j]
+            choice.append(ok)
+        self._qss = choice
+        if choice != was:
+            self.control.reset()
+
+    def _deposit(self, j: int, amount_mol: float) -> None:
+        """Put ``amount_mol`` of monomer ``j`` on the population with the most surface."""
+        pops = [p for p in self.populations if p.n_mol > 0]
+        if not pops or amount_mol == 0.0:
+            return
+        p = max(pops, key=lambda q: q.surface_area_m2())
+        field_name = ("n_mol", "core_units_mol", "cds_shell_mol", "zns_shell_mol")[
+            _GROWTH_FIELD[j][p.core == "CdSe"]]
+        setattr(p, field_name, max(0.0, getattr(p, field_name) + amount_mol))
+
     def step_limit_s(self, model, temperature_c: float) -> float:
         if self._quiescent(model.liquid):
             return self._quiescent_limit(temperature_c)
+        self._choose_qss(model, temperature_c)
         h = self.control.next_h
         if h is None:
             # fresh estimate (after a dose, a withdrawal or a new population): a few
@@ -562,13 +659,20 @@ class NanocrystalProcess(Process):
             self._cached = (y, temperature_c, dy)
             h = step_from_rates(y, dy, self._atol(model.liquid), fraction=0.03, floor_s=0.05,
                                 ceiling_s=1800.0)
-        # explicit RK4 on the monomer pool is stable for h·λ < 2.78: keep a margin
-        if self._last_lambda > 0 and any(v > 0 for v in self.monomer_mol.values()):
-            h = min(h, 1.5 / self._last_lambda)
+        # explicit RK4 on a monomer pool is stable for h·λ < 2.78: keep a margin
+        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+        lam = max((GROWTH_MOL_M2_S[m] / (MONOMER_CRITICAL_MOL_L[m] * litres)
+                   for j, m in enumerate(_MONOMERS)
+                   if not self._qss[j] and self.monomer_mol[m] > 0), default=0.0)
+        if lam > 0:
+            a_tot = sum(p.surface_area_m2() for p in self.populations if p.n_mol > 0)
+            if a_tot > 0:
+                h = min(h, 1.5 / (lam * a_tot))
         return h
 
     def on_dose(self, model, species: str) -> None:
         self.control.reset()
+        self._qss_time = None
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
         if self._quiescent(model.liquid):
@@ -579,6 +683,7 @@ class NanocrystalProcess(Process):
         self._prepare_step(model)
         if len(self.populations) != npop:
             self.control.reset()
+        self._choose_qss(model, t0_c)
         y0 = self._pack(model.liquid)
         cached = self._cached
         # the step limit already evaluated the derivative here: reuse it as RK4's first stage
@@ -663,6 +768,7 @@ class NanocrystalProcess(Process):
 
     def scale(self, keep: float) -> None:
         self.control.reset()
+        self._qss_time = None
         for m in self.monomer_mol:
             self.monomer_mol[m] *= keep
         for p in self.populations:

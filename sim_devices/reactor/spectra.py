@@ -368,8 +368,9 @@ def render_absorbance(bands, wavelengths_nm) -> np.ndarray:
         t += 1.0
         t *= 0.5 * plateau
         out[i:j] += t
-    for _, a500, p in s:
-        out += a500 * (wl * (1.0 / 500.0)) ** (-p)
+    with np.errstate(divide="ignore", invalid="ignore"):   # λ ≤ 0 pixels are zeroed below
+        for _, a500, p in s:
+            out += a500 * (wl * (1.0 / 500.0)) ** (-p)
     if asc is None and not np.all(wl > 0):
         out[~(wl > 0)] = 0.0
     return out

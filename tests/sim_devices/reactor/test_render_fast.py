@@ -22,7 +22,8 @@ def _reference_absorbance(bands, wl):
         elif b[0] == "c":
             out += 0.5 * b[3] * (1.0 + np.tanh(0.5 * (e - b[1]) / b[2]))
         else:
-            out += b[1] * (wl / 500.0) ** (-b[2])
+            with np.errstate(divide="ignore"):
+                out += b[1] * (wl / 500.0) ** (-b[2])
     out[~(wl > 0)] = 0.0
     return out
 
