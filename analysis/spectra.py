@@ -33,8 +33,12 @@ on the **second derivative** (Savitzky–Golay, ``window_nm`` wide):
    features themselves), through the filter coefficients.  Absorbance noise is
    not uniform: where the lamp or the detector response is weak (the red end of
    a silicon detector, the UV end of a halogen lamp) it is several times the
-   spectrum's median, so the threshold is raised wherever the *local* noise
-   (over ``NOISE_SPAN_PX`` pixels) exceeds it — never lowered.
+   spectrum's median.  Where one feature is *chosen* — E1 and the band gap take
+   the reddest — a single noise feature in such a region would win, so there the
+   threshold is raised wherever the *local* noise (over ``NOISE_SPAN_PX``
+   pixels) exceeds the median — never lowered.  The lists of all features
+   (:func:`second_derivative_minima`) keep the spectrum-wide threshold: their
+   users weigh every feature on its own (heights, widths, persistence).
 4. E1 is the reddest feature; its sub-pixel position is the vertex of a
    parabola through the three d²A/dλ² samples around the minimum
    (``method="curvature"``, the transition centroid — unbiased by sloping
@@ -368,33 +372,37 @@ def _noise_sigma(a: np.ndarray) -> np.ndarray:
 NOISE_SPAN_PX = 256
 
 
-def _local_noise_ratio(a: np.ndarray, sigma_a: np.ndarray) -> np.ndarray:
+def _local_noise_ratio(a: np.ndarray) -> np.ndarray:
     """Per pixel: local noise / the spectrum's median noise, at least 1 (threshold scale).
 
-    The |second differences| sampled every few pixels (as in :func:`_noise_sigma`),
-    clipped at four times their expected size so that a feature's own curvature
-    barely counts, are averaged over :data:`NOISE_SPAN_PX` and compared with the
-    same clipped average for the spectrum's median noise.
+    Fourth differences (1, −4, 6, −4, 1) sampled every few pixels: for white noise
+    they are √70·σ, while a band's own contribution is ~A·(pixel/σ_band)⁴ — far
+    below the noise even for a sharp cluster line, where second differences would
+    mistake curvature for noise.  Normalised by the spectrum's median, clipped at 6
+    (a spike or an edge barely counts), averaged over :data:`NOISE_SPAN_PX`
+    and divided by that average for pure white noise (E min(|N|/0.6745, 6) = 1.183).
     """
     n, m = a.shape
-    stride = max(1, (m - 2) // 256)
-    d2 = np.abs(a[:, :-2:stride] - 2 * a[:, 1:-1:stride] + a[:, 2::stride])
-    if d2.shape[-1] < 3:
+    stride = max(1, (m - 4) // 256)
+    d4 = np.abs(a[:, :-4:stride] - 4 * a[:, 1:-3:stride] + 6 * a[:, 2:-2:stride]
+                - 4 * a[:, 3:-1:stride] + a[:, 4::stride])
+    if d4.shape[-1] < 3:
         return np.ones_like(a)
-    scale = (sigma_a * np.sqrt(6.0))[:, None]          # σ of a second difference
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.minimum(d2 / scale, 4.0)
-    z = np.where(np.isfinite(z), z, 0.798)            # NaN pixels: assume median noise
+    with np.errstate(invalid="ignore", divide="ignore"):
+        median = np.nanmedian(d4, axis=-1, keepdims=True) if np.isnan(d4).any() else (
+            np.median(d4, axis=-1, keepdims=True))
+        z = np.minimum(d4 / median, 6.0)
+    z = np.where(np.isfinite(z), z, 1.183)             # NaN pixels: assume median noise
     local = uniform_filter1d(z, size=max(3, NOISE_SPAN_PX // stride), axis=-1, mode="nearest")
-    # E min(|N(0,1)|, 4) = √(2/π)(1 − e^-8) + 4·P(|N| > 4) ≈ 0.798
-    ratio = np.maximum(local / 0.798, 1.0)
-    cols = np.clip(np.rint((np.arange(m) - 1) / stride).astype(int), 0, ratio.shape[-1] - 1)
+    ratio = np.maximum(local / 1.183, 1.0)
+    # sample j is centred on pixel j·stride + 2: nearest sample for every pixel
+    cols = np.clip(np.rint((np.arange(m) - 2) / stride).astype(int), 0, ratio.shape[-1] - 1)
     return ratio[:, cols]
 
 
 def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
                noise_sigma: float, min_relative: float, prominence_px: int,
-               suppress: bool = True) -> _Curvature:
+               suppress: bool = True, local_noise: bool = False) -> _Curvature:
     window = _odd_window(window, max(polyorder, 3))
     polyorder = max(polyorder, 3)
     sigma_a = _noise_sigma(a)
@@ -433,7 +441,9 @@ def _curvature(a: np.ndarray, window: int, polyorder: int, inside: np.ndarray,
     # negative curvature: the valley between two resolved bands is also a local minimum
     # of d2 with high flanks, but the absorbance there is convex.  (A λ⁻⁴ scattering
     # background adds only ~1e-4 /nm² of curvature, far less than an exciton's.)
-    thr = noise_sigma * sigma_d2[:, None] * _local_noise_ratio(a, sigma_a)
+    thr = noise_sigma * sigma_d2[:, None]
+    if local_noise:
+        thr = thr * _local_noise_ratio(a)
     cand = is_min & allowed & (d2 < -thr) & (prom > thr)
     best = np.where(cand, prom, 0.0).max(axis=-1)
     cand &= prom >= min_relative * best[:, None]
@@ -645,7 +655,7 @@ def _reddest_feature(x, a2, search, window_x, polyorder, noise_sigma, min_relati
     if a_c.shape[-1] < window + 3:
         raise ValueError(f"search range {search} holds too few pixels for a {window_x} window")
     cv = _curvature(a_c, window, polyorder, inside, noise_sigma, min_relative, 2 * window,
-                    suppress=False)
+                    suppress=False, local_noise=True)
     n, m = a_c.shape
     rows = np.arange(n)
     found = cv.candidate.any(axis=-1)
