@@ -133,3 +133,68 @@ def test_same_sequence_gives_identical_state_and_spectra():
     assert a[0] == b[0]
     assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
     assert np.all(np.isfinite(a[1])) and np.all(a[1] >= 0)
+
+
+# -- what makes a clock jump cheap (sub-step counts, not wall time) ----------------------
+
+def test_a_regulated_hold_is_held_exactly_in_a_few_substeps(make, frozen):
+    """Once the controller has converged, an hour at 240 °C is a handful of sub-steps and
+    the contents stay on the setpoint (held regulation), instead of a ringing PI sampled
+    every minute."""
+    model = make("A2_shell", temperature_c=240.0)
+    law = RampSoakLaw(240.0, world=model)
+    model.attach_heater_controller(law)
+    frozen.advance(2 * 3600.0)
+    model.update()
+    assert model._held is not None
+    n0 = model.substeps
+    frozen.advance(3600.0)
+    model.update()
+    assert model.substeps - n0 <= 5
+    assert model.state()["temperature_c"] == pytest.approx(240.0, abs=0.02)
+
+
+def test_a_setpoint_change_ends_the_hold_at_once(make, frozen):
+    model = make("A2_shell", temperature_c=240.0)
+    law = RampSoakLaw(240.0, world=model)
+    model.attach_heater_controller(law)
+    frozen.advance(2 * 3600.0)
+    model.update()
+    assert model._held is not None
+    law.set(200.0)                        # brings the world to now first
+    frozen.advance(1800.0)
+    model.update()
+    assert model.state()["temperature_c"] == pytest.approx(200.0, abs=1.0)
+
+
+def test_active_growth_takes_tens_of_substeps_per_hour(make, frozen):
+    """Cores growing at 240 °C: the monomer pool is quasi-steady once the particles'
+    surface makes it relax in seconds, so steps follow the growth (tens per hour)."""
+    model = make("A1_cds_core", temperature_c=230.0)
+    model.attach_heater_controller(RampSoakLaw(240.0, world=model))
+    frozen.advance(600.0)
+    model.update()
+    e1_before = model.state()["e1_nm"]
+    n0 = model.substeps
+    frozen.advance(3600.0)
+    model.update()
+    assert model.substeps - n0 < 60
+    assert model.state()["e1_nm"] > e1_before + 10.0     # it really grew
+    assert model.nanocrystals._qss[0]                     # CdS monomer quasi-steady
+
+
+def test_quasi_steady_monomer_conserves_sulfur(make, frozen):
+    def sulfur(model):
+        nc = model.nanocrystals
+        return (model.liquid.get("S") + nc.monomer_mol["CdS"] + nc.monomer_mol["ZnS"]
+                + sum(p.core_units_mol + p.cds_shell_mol + p.zns_shell_mol
+                      for p in nc.populations))
+
+    model = make("A1_cds_core", temperature_c=240.0)
+    model.attach_heater_controller(RampSoakLaw(240.0, world=model))
+    model.update()
+    before = sulfur(model)
+    frozen.advance(2 * 3600.0)
+    model.update()
+    assert model.nanocrystals._qss[0]
+    assert sulfur(model) == pytest.approx(before, rel=1e-9)
