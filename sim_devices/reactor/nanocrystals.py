@@ -309,7 +309,7 @@ class NanocrystalProcess(Process):
         self.monomer_mol = {m: 0.0 for m in _MONOMERS}
         self._rates: dict[float, _Rates] = {}
         self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
-        self.control = StepControl(rtol=1e-5, floor_s=0.05, ceiling_s=1800.0)
+        self.control = StepControl(rtol=1e-4, floor_s=0.05, ceiling_s=1800.0)
         self._last_lambda = 0.0
         #: per monomer material: quasi-steady this step, and the pool that implies
         self._qss = [False, False, False]
