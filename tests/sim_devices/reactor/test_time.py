@@ -137,16 +137,22 @@ def test_same_sequence_gives_identical_state_and_spectra():
 
 # -- what makes a clock jump cheap (sub-step counts, not wall time) ----------------------
 
-def test_a_regulated_hold_is_held_exactly_in_a_few_substeps(make, frozen):
-    """Once the controller has converged, an hour at 240 °C is a handful of sub-steps and
-    the contents stay on the setpoint (held regulation), instead of a ringing PI sampled
-    every minute."""
+def _held_at_240(make, frozen):
+    """Shelled cores at 240 °C, two hours after the controller took over: held."""
     model = make("A2_shell", temperature_c=240.0)
     law = RampSoakLaw(240.0, world=model)
     model.attach_heater_controller(law)
     frozen.advance(2 * 3600.0)
     model.update()
     assert model._held is not None
+    return model, law
+
+
+def test_a_regulated_hold_is_held_exactly_in_a_few_substeps(make, frozen):
+    """Once the controller has converged, an hour at 240 °C is a handful of sub-steps and
+    the contents stay on the setpoint (held regulation), instead of a ringing PI sampled
+    every minute."""
+    model, _ = _held_at_240(make, frozen)
     n0 = model.substeps
     frozen.advance(3600.0)
     model.update()
@@ -155,12 +161,7 @@ def test_a_regulated_hold_is_held_exactly_in_a_few_substeps(make, frozen):
 
 
 def test_a_setpoint_change_ends_the_hold_at_once(make, frozen):
-    model = make("A2_shell", temperature_c=240.0)
-    law = RampSoakLaw(240.0, world=model)
-    model.attach_heater_controller(law)
-    frozen.advance(2 * 3600.0)
-    model.update()
-    assert model._held is not None
+    model, law = _held_at_240(make, frozen)
     law.set(200.0)                        # brings the world to now first
     frozen.advance(1800.0)
     model.update()
