@@ -8,27 +8,7 @@ import pytest
 
 from photoreactor.devices.common.errors import InstrumentTimeout
 from photoreactor.devices.common.status import Deadline, wait_until
-
-
-class FakeClock:
-    """A device clock that moves only when told to."""
-
-    kind = "virtual"
-
-    def __init__(self, t: float = 1000.0):
-        self.t = t
-
-    def time(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-    def wall_seconds(self, seconds: float) -> float:
-        return seconds / 1000.0
-
-    def describe(self) -> dict:
-        return {"kind": self.kind}
+from tests.sim_devices.reactor.frozen_clock import FrozenClock
 
 
 class FakeWall:
@@ -43,7 +23,7 @@ class FakeWall:
 
 @pytest.fixture
 def clocks():
-    return FakeClock(), FakeWall()
+    return FrozenClock(1000.0), FakeWall()
 
 
 def test_budget_alone_is_not_enough_while_the_wall_grace_runs(clocks):
