@@ -81,7 +81,7 @@ from photoreactor.devices.common.errors import (
     SensorFault,
 )
 from photoreactor.devices.common.signals import HwSignal, HwSignalRO, SoftSignal
-from photoreactor.devices.common.status import report_progress, run_in_thread
+from photoreactor.devices.common.status import Deadline, report_progress, run_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -470,20 +470,17 @@ class Mantle(Device):
             if self._check_cancel(cancel, target):
                 return
             pv0 = self._read_temperature()
-            t0 = clock.time()
-            deadline = t0 + self._move_timeout_s(target - pv0)
+            # time the host could not poll (virtual-clock jump, suspended computer) is
+            # excused: the deadline catches a mantle that does not heat, not a host that
+            # was away; the status's wall backstop bounds the rest
+            deadline = Deadline(clock, self._move_timeout_s(target - pv0), min_wall_s=0.0,
+                                poll_s=self.poll_s)
+            t0 = deadline.start
             self._start_move(target, pv0, ramp_c_min, t0)
             self._switch_on()
         in_band_since = None
-        last_poll = t0
         while True:
             now = clock.time()
-            absent = now - last_poll - self.poll_s
-            if absent > 2 * self.poll_s:
-                # the host could not act (virtual-clock jump, suspended computer): the
-                # deadline catches a mantle that does not heat, not a host that was away
-                deadline += absent
-            last_poll = now
             with self._control:
                 if self._check_cancel(cancel, target):
                     return
@@ -501,10 +498,10 @@ class Mantle(Device):
                     return
             else:
                 in_band_since = None
-            if now > deadline:
+            if deadline.expired(now):
                 raise InstrumentTimeout(
-                    self.name, f"{target:g} °C not reached within {deadline - t0:.0f} s: probe "
-                    f"reads {pv:.1f} °C (tolerance ±{tol:g} °C). Is the probe in the flask and "
+                    self.name, f"{target:g} °C not reached within {deadline.allowed_s:.0f} s: "
+                    f"probe reads {pv:.1f} °C (tolerance ±{tol:g} °C). Is the probe in the flask and "
                     "the mantle powered? Heating is still on.")
             clock.sleep(self.poll_s)
 

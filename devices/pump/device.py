@@ -23,7 +23,9 @@ reagent left into ``remaining``.  A stall, power loss or watchdog alarm fails
 the Status with :class:`~.base.PumpAlarm` (an ``InstrumentAlarm``); a pump that
 stops short of the volume without an alarm fails it with an
 ``InstrumentAlarm`` too; no progress within the expected time plus a margin
-fails it with ``InstrumentTimeout`` after a best-effort stop.  ``stop()``
+(a :class:`~photoreactor.devices.common.status.Deadline`: that device-clock
+budget, then two wall seconds of grace, so a busy host cannot trip it) fails it
+with ``InstrumentTimeout`` after a best-effort stop.  ``stop()``
 (RunEngine pause/abort) and ``safe()`` stop the pump and fail a running Status
 with :class:`PumpStopped`.
 

@@ -49,7 +49,8 @@ Decisions where the specification is silent
   device-clock time.  Because a virtual clock may *jump* while a frame is being
   read (a plan sleeping in parallel), a call is declared hung only after the
   device-clock deadline has passed *and* a further ``min_wall_timeout_s`` of
-  wall time has gone by without an answer.
+  wall time has gone by without an answer (a
+  :class:`~photoreactor.devices.common.status.Deadline`).
 * **Retries**: reading a frame is idempotent, so a frame that fails with a
   transfer or protocol error is retried once (``retries=1``); a timed-out call is
   not retried (the USB endpoint is still busy).  Configuration calls
@@ -64,7 +65,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,6 +78,7 @@ from photoreactor.devices.common.errors import (
     LimitError,
     ProtocolError,
 )
+from photoreactor.devices.common.status import Deadline
 from photoreactor.devices.common.timing import WallClock
 
 log = logging.getLogger(__name__)
@@ -597,15 +598,9 @@ class OceanDriver:
         return result.get("value")
 
     def _wait(self, done: threading.Event, budget_s: float, what: str) -> None:
-        deadline = self.clock.time() + budget_s
-        grace_end = None
+        deadline = Deadline(self.clock, budget_s, min_wall_s=self.min_wall_timeout_s)
         while not done.wait(timeout=0.005):
-            if self.clock.time() < deadline:
-                continue
-            now = time.monotonic()
-            if grace_end is None:
-                grace_end = now + self.min_wall_timeout_s
-            elif now >= grace_end:
+            if deadline.expired():
                 call = f"{what} (deadline {budget_s:.3g} s)"
                 raise InstrumentTimeout(
                     self.name, f"no answer to '{what}' within {budget_s:.3g} s: the spectrometer "
