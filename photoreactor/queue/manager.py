@@ -36,6 +36,12 @@ Profile section (all optional)::
       redis_prefix: photoreactor_sim         # default photoreactor_<profile name>
       control: tcp://localhost:60615         # clients connect here; the manager binds *:port
       info: tcp://localhost:60625            # console output and status stream
+      reopen_environment_on_start: true      # default true (false if safety.unattended: false)
+      restart_queue_after_crash: false       # never carry on with a cut-off queue by itself
+      reopen_timeout_s: 600
+
+The last three: :mod:`.restart` (what ``photoreactor queue manager`` does once the
+manager is up).
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-QUEUE_KEYS = {"redis", "redis_prefix", "control", "info"}
+QUEUE_KEYS = {"redis", "redis_prefix", "control", "info",
+              # what a (re)started manager does by itself: photoreactor.queue.restart
+              "reopen_environment_on_start", "restart_queue_after_crash", "reopen_timeout_s"}
 EXISTING_FILE = "existing_plans_and_devices.yaml"
 PERMISSIONS_FILE = "user_group_permissions.yaml"
 
