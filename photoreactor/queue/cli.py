@@ -6,7 +6,7 @@
     photoreactor queue manager [--no-reopen]               # RE Manager for --profile (foreground);
                                                            # reopens the environment by itself
                                                            # (queue.reopen_environment_on_start)
-    photoreactor queue lists [--check]                     # regenerate / check the plan list
+    photoreactor queue lists [--check] [--connected]       # regenerate / check the plan list
     photoreactor queue open | close                        # the worker environment
     photoreactor queue add PLAN -p key=value ... [--at 22:00] [--nights N] [--front]
     photoreactor queue list                                # queue, running item, history
@@ -62,6 +62,9 @@ def configure_parser(p) -> None:
                    "queue.reopen_environment_on_start otherwise decides)")
     s = sub.add_parser("lists", help="regenerate the checked-in list of plans and devices")
     s.add_argument("--check", action="store_true", help="only compare; exit 1 if it differs")
+    s.add_argument("--connected", action="store_true",
+                   help="real profile: run its startup with the instruments connected instead "
+                   "of describing the devices from their classes")
     for name, text in [("open", "open the worker environment (runs the startup)"),
                        ("close", "close the worker environment"),
                        ("list", "show the queue, the running item and the history"),
@@ -152,10 +155,10 @@ def _manager(args, settings) -> int:
 
 
 def _lists(args, settings) -> int:
-    from .manager import check_existing, generate_existing
+    from .manager import check_existing, generate_for
 
     if args.check:
-        problems = check_existing(settings)
+        problems = check_existing(settings, connected=args.connected)
         for p in problems:
             print(p)
         if problems:
@@ -163,7 +166,7 @@ def _lists(args, settings) -> int:
                   f"{settings.existing_file}")
         return 1 if problems else 0
     settings.queue_dir.mkdir(parents=True, exist_ok=True)
-    print(generate_existing(settings, settings.existing_file))
+    print(generate_for(settings, settings.existing_file, connected=args.connected))
     return 0
 
 
