@@ -15,14 +15,17 @@ shining when something goes wrong.  The pieces:
 :mod:`.sleep`               resumable ``bps.sleep`` that never starves a watchdog
 :mod:`.notify`              log file always; e-mail / webhook when configured
 :mod:`.interrupted`         the item a dead manager left behind, notified at the next start
+:mod:`.restart`             a (re)started manager reopens its environment by itself; a
+                            cut-off queue stays stopped unless the profile says otherwise
 :mod:`.unattended`          installs all of the above on a session
 ==========================  ==============================================================
 
 Running the queue (simulated profile; the lab profile works the same way)::
 
     photoreactor queue redis --dir ~/.local/share/photoreactor/redis &   # or a system Redis
-    photoreactor queue manager --profile sim &      # RE Manager (start-re-manager ...)
-    photoreactor queue open                         # open the worker environment
+    photoreactor queue manager --profile sim &      # RE Manager (start-re-manager ...);
+                                                    # opens the worker environment by itself
+    photoreactor queue open                         # (or by hand: --no-reopen, or after close)
     photoreactor queue add grow_until -p target_e1_nm=395 --at 22:00
     photoreactor queue add photocatalysis -p duration_h=12 --at 22:00 --nights 3
     photoreactor queue list                         # queue, running item, history
@@ -36,7 +39,9 @@ runs again); ``photoreactor queue remove UID`` drops it.  An item that was runni
 when the manager died is in the history with exit status ``unknown``, and its run is in
 the catalog, closed as interrupted; the restarted worker sends an ``interrupted``
 notification naming the plan and queue item, when it started, that the devices were made
-safe and up to what time its data are in the catalog (:mod:`.interrupted`).  ``profiles/lab-example/queue/README.md`` has the
+safe and up to what time its data are in the catalog (:mod:`.interrupted`).  The restarted
+manager reopens the environment by itself and leaves the queue stopped, with a
+``restarted`` notification (:mod:`.restart`).  ``profiles/lab-example/queue/README.md`` has the
 lab set-up (Redis service, systemd unit, profile sections).
 
 Everything ``photoreactor queue`` does is also available from Bluesky's own

@@ -3,8 +3,10 @@
 ::
 
     photoreactor queue redis [--port 6379] [--dir DIR]     # persistent Redis (foreground)
-    photoreactor queue manager                             # RE Manager for --profile (foreground)
-    photoreactor queue lists [--check]                     # regenerate / check the plan list
+    photoreactor queue manager [--no-reopen]               # RE Manager for --profile (foreground);
+                                                           # reopens the environment by itself
+                                                           # (queue.reopen_environment_on_start)
+    photoreactor queue lists [--check] [--connected]       # regenerate / check the plan list
     photoreactor queue open | close                        # the worker environment
     photoreactor queue add PLAN -p key=value ... [--at 22:00] [--nights N] [--front]
     photoreactor queue list                                # queue, running item, history
@@ -55,8 +57,14 @@ def configure_parser(p) -> None:
     s = sub.add_parser("manager", help="run the RE Manager for the profile (foreground)")
     s.add_argument("--redis", help="Redis address (default: the profile's queue.redis)")
     s.add_argument("--verbose", action="store_true")
+    s.add_argument("--no-reopen", action="store_true",
+                   help="do not reopen the environment once the manager is up (the profile's "
+                   "queue.reopen_environment_on_start otherwise decides)")
     s = sub.add_parser("lists", help="regenerate the checked-in list of plans and devices")
     s.add_argument("--check", action="store_true", help="only compare; exit 1 if it differs")
+    s.add_argument("--connected", action="store_true",
+                   help="real profile: run its startup with the instruments connected instead "
+                   "of describing the devices from their classes")
     for name, text in [("open", "open the worker environment (runs the startup)"),
                        ("close", "close the worker environment"),
                        ("list", "show the queue, the running item and the history"),
@@ -121,6 +129,7 @@ def _redis(args, settings) -> int:
 
 def _manager(args, settings) -> int:
     from .manager import manager_command
+    from .restart import restart_policy, spawn_after_start
 
     if args.data:
         os.environ["PHOTOREACTOR_DATA"] = str(args.data)
@@ -132,15 +141,24 @@ def _manager(args, settings) -> int:
     print(f"photoreactor: RE Manager for profile {settings.profile_name}: control "
           f"{settings.control}, Redis {settings.redis} (prefix {settings.redis_prefix})",
           flush=True)
+    from photoreactor.config import load_profile
+
+    policy = restart_policy(load_profile(args.profile))
+    if policy.reopen_environment and not args.no_reopen:
+        after = ("the queue starts again after a crash only if every device is safe"
+                 if policy.restart_queue_after_crash else "the queue stays stopped")
+        print("photoreactor: the environment will be reopened once the manager is up "
+              f"(queue.reopen_environment_on_start); {after}", flush=True)
+        spawn_after_start(args.profile, args.data)
     os.execv(cmd[0], cmd)
     return 0
 
 
 def _lists(args, settings) -> int:
-    from .manager import check_existing, generate_existing
+    from .manager import check_existing, generate_for
 
     if args.check:
-        problems = check_existing(settings)
+        problems = check_existing(settings, connected=args.connected)
         for p in problems:
             print(p)
         if problems:
@@ -148,7 +166,7 @@ def _lists(args, settings) -> int:
                   f"{settings.existing_file}")
         return 1 if problems else 0
     settings.queue_dir.mkdir(parents=True, exist_ok=True)
-    print(generate_existing(settings, settings.existing_file))
+    print(generate_for(settings, settings.existing_file, connected=args.connected))
     return 0
 
 

@@ -14,7 +14,10 @@ holds
     the plans and devices the startup defines, *generated from the code*
     (:func:`generate_existing`, ``photoreactor queue lists``) and checked in:
     CI regenerates it and fails on any difference, so a renamed plan or device
-    cannot silently break queued work.  The manager is started with
+    cannot silently break queued work.  A real profile's list is generated without
+    its instruments (:func:`generate_existing_from_classes`: plans from the
+    simulated profile's identical startup, devices described from their classes);
+    ``--connected`` runs its own startup instead.  The manager is started with
     ``--update-existing-plans-devices NEVER`` so that running it never rewrites
     the checked-in file; it takes the live lists from the worker when the
     environment opens.
@@ -36,6 +39,12 @@ Profile section (all optional)::
       redis_prefix: photoreactor_sim         # default photoreactor_<profile name>
       control: tcp://localhost:60615         # clients connect here; the manager binds *:port
       info: tcp://localhost:60625            # console output and status stream
+      reopen_environment_on_start: true      # default true (false if safety.unattended: false)
+      restart_queue_after_crash: false       # never carry on with a cut-off queue by itself
+      reopen_timeout_s: 600
+
+The last three: :mod:`.restart` (what ``photoreactor queue manager`` does once the
+manager is up).
 """
 
 from __future__ import annotations
@@ -49,7 +58,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-QUEUE_KEYS = {"redis", "redis_prefix", "control", "info"}
+QUEUE_KEYS = {"redis", "redis_prefix", "control", "info",
+              # what a (re)started manager does by itself: photoreactor.queue.restart
+              "reopen_environment_on_start", "restart_queue_after_crash", "reopen_timeout_s"}
 EXISTING_FILE = "existing_plans_and_devices.yaml"
 PERMISSIONS_FILE = "user_group_permissions.yaml"
 
@@ -69,6 +80,9 @@ class QueueSettings:
     redis_prefix: str = "photoreactor"
     control: str = "tcp://localhost:60615"
     info: str = "tcp://localhost:60625"
+    #: simulated profile: its startup runs anywhere (emulators), so its list is generated
+    #: by running it; a real profile's list is generated from the device classes
+    simulated: bool = True
 
     @property
     def existing_file(self) -> Path:
@@ -111,7 +125,8 @@ def queue_settings(profile, **overrides) -> QueueSettings:
     return QueueSettings(profile_name=prof.name, startup_dir=startup, queue_dir=root / "queue",
                          redis=str(cfg.get("redis", "localhost:6379")), redis_prefix=prefix,
                          control=str(cfg.get("control", "tcp://localhost:60615")),
-                         info=str(cfg.get("info", "tcp://localhost:60625")))
+                         info=str(cfg.get("info", "tcp://localhost:60625")),
+                         simulated=bool(prof.simulated))
 
 
 def _tool(name: str) -> str:
@@ -180,12 +195,97 @@ def generate_existing(settings: QueueSettings, out: str | os.PathLike, *,
     return out
 
 
-def check_existing(settings: QueueSettings) -> list[str]:
+def device_classes(profile) -> dict[str, type]:
+    """Device name -> the Ophyd class its builder returns, for a profile; nothing is opened."""
+    import typing
+
+    from photoreactor.config import Profile, load_profile
+    from photoreactor.devices.registry import load_all
+
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    registry = load_all()
+    return {name: typing.get_type_hints(registry[cfg["class"]].build)["return"]
+            for name, cfg in prof.devices.items()}
+
+
+def describe_device_class(cls) -> dict:
+    """What the queue server records for a device of class ``cls`` — derived from the class.
+
+    Mirrors ``bluesky_queueserver``'s description of a device *object* (its
+    ``_prepare_devices``): readable / movable / flyable (Bluesky protocols), class name,
+    module, and the same for every component, recursively.  Ophyd declares components
+    on the class (``component_names``, ``Component.cls``), so a device of a given class
+    is described the same whether it is connected or not; a test checks this against
+    built (emulated) devices of every registered class.
+    """
+    import typing
+
+    from bluesky import protocols
+
+    def has(proto) -> bool:
+        members = getattr(proto, "__protocol_attrs__", None) or typing._get_protocol_attrs(proto)
+        return all(hasattr(cls, m) for m in members)
+
+    out = {"classname": cls.__name__, "is_flyable": has(protocols.Flyable),
+           "is_movable": has(protocols.Movable), "is_readable": has(protocols.Readable),
+           "module": cls.__module__}
+    names = getattr(cls, "component_names", ())
+    components = {name: describe_device_class(getattr(cls, name).cls) for name in names}
+    if components:
+        out["components"] = components
+    return out
+
+
+def generate_existing_from_classes(settings: QueueSettings, out: str | os.PathLike, *,
+                                   reference: str = "sim", timeout_s: float = 300.0) -> Path:
+    """The list for a profile whose instruments are not connected (``lab-example``, CI).
+
+    * plans: the same startup code defines the same plans on every profile (only the
+      devices differ), so they are taken from running the ``reference`` (simulated)
+      profile's startup, as :func:`generate_existing` does;
+    * devices: each device of ``settings``' profile is described from its class
+      (:func:`describe_device_class`); the classes the reference profile builds are
+      checked against what the queue server recorded for the built devices.
+    """
+    import yaml
+    from bluesky_queueserver.manager.profile_ops import save_existing_plans_and_devices
+
+    from photoreactor.config import load_profile
+
+    ref_settings = queue_settings(reference)
+    with tempfile.TemporaryDirectory(prefix="photoreactor-lists-") as tmp:
+        ref = yaml.safe_load(generate_existing(ref_settings, Path(tmp) / EXISTING_FILE,
+                                               timeout_s=timeout_s).read_text())
+    for name, cls in device_classes(load_profile(ref_settings.startup_dir.parent)).items():
+        if describe_device_class(cls) != ref["existing_devices"].get(name):
+            raise QueueConfigError(f"{cls.__name__} ({reference} device {name}): the queue "
+                                   "server describes the built device differently from its "
+                                   "class; generate the list with the instruments connected "
+                                   "(photoreactor queue lists --connected)")
+    devices = {name: describe_device_class(cls) for name, cls in
+               sorted(device_classes(load_profile(settings.startup_dir.parent)).items())}
+    out = Path(out)
+    save_existing_plans_and_devices(existing_plans=ref["existing_plans"],
+                                    existing_devices=devices, file_dir=str(out.parent),
+                                    file_name=out.name, overwrite=True)
+    return out
+
+
+def generate_for(settings: QueueSettings, out: str | os.PathLike, *,
+                 connected: bool = False) -> Path:
+    """:func:`generate_existing` (simulated profiles, or ``connected``: the real startup
+    with the instruments) else :func:`generate_existing_from_classes`."""
+    if settings.simulated or connected:
+        return generate_existing(settings, out)
+    return generate_existing_from_classes(settings, out)
+
+
+def check_existing(settings: QueueSettings, *, connected: bool = False) -> list[str]:
     """Regenerate the list and compare it with the checked-in file; return the differences."""
     import yaml
 
     with tempfile.TemporaryDirectory(prefix="photoreactor-lists-") as tmp:
-        fresh = generate_existing(settings, Path(tmp) / EXISTING_FILE)
+        fresh = generate_for(settings, Path(tmp) / EXISTING_FILE, connected=connected)
         new = yaml.safe_load(fresh.read_text())
     if not settings.existing_file.is_file():
         return [f"{settings.existing_file} is missing: run `photoreactor queue lists "
@@ -248,5 +348,6 @@ def scheduled_items(plan: str, kwargs: dict, *, at: str | None = None, nights: i
 
 
 __all__ = ["QueueSettings", "QueueConfigError", "queue_settings", "redis_command",
-           "manager_command", "generate_existing", "check_existing", "allowed_for", "client",
+           "manager_command", "generate_existing", "generate_existing_from_classes",
+           "generate_for", "describe_device_class", "device_classes", "check_existing", "allowed_for", "client",
            "scheduled_items"]

@@ -17,7 +17,7 @@ Profile section::
     notifications:
       log_file: null                     # default <data dir>/notifications.log
       events: [success, fail, abort, suspended, resumed, aborted, watchdog,
-               storage, interrupted]     # the default
+               storage, interrupted, restarted]     # the default
       email:
         host: smtp.lab.example.org
         port: 587
@@ -62,10 +62,12 @@ SAFETY_EVENTS = ("suspended", "resumed", "aborted", "watchdog")
 #: the data path: a run the ingester gave up on, a catalog server unreachable for long,
 #: a queue item interrupted by a manager that died
 STORAGE_EVENTS = ("storage", "interrupted")
-ALL_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS + ("info",))
+#: a (re)started manager reopened its environment (or failed to), left the queue stopped
+QUEUE_EVENTS = ("restarted",)
+ALL_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS + QUEUE_EVENTS + ("info",))
 #: what is e-mailed/posted unless ``events`` says otherwise ("info" — a session started —
 #: only goes to the log file)
-DEFAULT_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS)
+DEFAULT_EVENTS = frozenset(RUN_EVENTS + SAFETY_EVENTS + STORAGE_EVENTS + QUEUE_EVENTS)
 NETWORK_TIMEOUT_S = 15.0
 
 

@@ -8,18 +8,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from photoreactor.config import PROFILES_DIR
+from photoreactor.config import PROFILES_DIR, load_profile
 from photoreactor.plans import EXPERIMENTS
 from photoreactor.queue.manager import (
     QueueConfigError,
     allowed_for,
     check_existing,
+    describe_device_class,
+    device_classes,
     manager_command,
     queue_settings,
     scheduled_items,
 )
 
 SIM = queue_settings("sim")
+LAB = queue_settings("lab-example")
 
 
 @pytest.mark.slow
@@ -38,15 +41,65 @@ def test_chemists_may_queue_every_experiment_and_scheduling_but_not_bare_stubs()
     assert expert == set(listing["existing_plans"])
 
 
-def test_lab_permissions_allow_the_same_plans(tmp_path):
-    from bluesky_queueserver.manager.profile_ops import load_allowed_plans_and_devices
+@pytest.mark.slow
+def test_checked_in_lab_plan_list_matches_the_code():
+    """The lab list is generated without instruments: plans from the (identical) startup,
+    devices from their classes (photoreactor queue lists --profile lab-example)."""
+    assert not LAB.simulated
+    assert check_existing(LAB) == []
 
-    lab = PROFILES_DIR / "lab-example" / "queue" / "user_group_permissions.yaml"
-    plans, _ = load_allowed_plans_and_devices(
-        path_existing_plans_and_devices=str(SIM.existing_file),
-        path_user_group_permissions=str(lab))
+
+def test_lab_permissions_allow_the_same_plans_and_every_lab_device():
+    lab_plans, lab_devices = allowed_for(LAB, "primary")
     sim_plans, _ = allowed_for(SIM, "primary")
-    assert set(plans["primary"]) == sim_plans
+    assert lab_plans == sim_plans
+    listing = yaml.safe_load(LAB.existing_file.read_text())
+    assert set(listing["existing_devices"]) == lab_devices == set(device_classes("lab-example"))
+    assert listing["existing_plans"] == yaml.safe_load(SIM.existing_file.read_text())[
+        "existing_plans"]
+
+
+def test_device_classes_are_described_as_the_queue_server_describes_built_devices(clock):
+    """What lets the lab list be generated without the instruments: for one built
+    (emulated) device of every registered class, the queue server's own description of
+    the object equals the description derived from its class."""
+    from bluesky_queueserver.manager.profile_ops import existing_plans_and_devices_from_nspace
+
+    from photoreactor.devices.registry import load_all
+    from photoreactor.session import build_devices
+    from photoreactor.sim_devices.bench import build_bench
+
+    from .conftest import TIMEOUT_S, rig_profile
+
+    raw = rig_profile()
+    raw["devices"].update({
+        "mantle_e": {"class": "EurothermMantle", "port": "sim://tc", "address": 1,
+                     "max_temperature_c": 300, "timeout_s": TIMEOUT_S},
+        "led_uv": {"class": "DC4100Led", "port": "sim://leds", "channel": 0,
+                   "wavelength_nm": 405, "timeout_s": TIMEOUT_S},
+        "pump_zn": {"class": "C3000Pump", "port": "sim://dt", "address": 0,
+                    "syringe_volume_ml": 5.0, "timeout_s": 0.1,
+                    "reagent": {"name": "Zn", "species": "Zn", "concentration_mol_l": 0.1,
+                                "volume_ml": 2.5}},
+        "power_meter": {"class": "PM100Meter", "visa_backend": "@emulator",
+                        "resource": "USB0::0x1313::0x8078::P0000001::INSTR"},
+        "spectrometer": {"class": "OceanSpectrometer", "backend": "emulator",
+                         "serial_number": "SIM-LISTS1", "model": "FLAME-S"},
+    })
+    prof = load_profile(raw)
+    build_bench(prof, clock)
+    devices = build_devices(prof, clock)
+    try:
+        assert {cfg["class"] for cfg in prof.devices.values()} == set(load_all())
+        _, described, _, _ = existing_plans_and_devices_from_nspace(nspace=devices)
+        for name, dev in devices.items():
+            assert describe_device_class(type(dev)) == described[name], name
+    finally:
+        from photoreactor.devices.common.transport import close_all_serial
+
+        for dev in devices.values():
+            dev.destroy()
+        close_all_serial()
 
 
 def test_manager_command_uses_the_profiles_files_and_never_rewrites_them():

@@ -3,9 +3,11 @@
 Three experiments are queued — one now, one scheduled two (virtual) hours later, one
 that meets an open thermocouple — and each must end as expected with its run in the
 catalog.  Then a fourth is killed mid-run together with the whole manager (and Redis is
-restarted from its append-only file): after the restart the rest of the queue is
-intact, the interrupted item is reported (and notified), its run is in the catalog as interrupted,
-and the new worker made every device safe before anything else.
+restarted from its append-only file).  The manager is restarted as the lab's service
+does it (``photoreactor queue manager``): it reopens the environment by itself, the rest
+of the queue is intact and *stopped*, the interrupted item is reported (and notified, as
+is the restart), its run is in the catalog as interrupted, and the new worker made every
+device safe before anything else.
 
 Redis comes from Debian's ``redis-server``; the fixture installs it with apt-get on a
 fresh machine and skips (saying why) only if that is impossible.
@@ -18,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -99,10 +102,14 @@ class Redis:
 class Manager:
     """``start-re-manager`` for a profile, in its own process group (killable as a whole)."""
 
-    def __init__(self, settings, data_dir: Path, log: Path):
+    def __init__(self, settings, data_dir: Path, log: Path, *, cli: bool = False):
         from photoreactor.queue.manager import manager_command
 
-        self.cmd = manager_command(settings, verbose=True)
+        if cli:    # as the systemd unit does: reopens the environment once the manager is up
+            self.cmd = [str(Path(sys.executable).parent / "photoreactor"), "queue", "manager",
+                        "--profile", str(settings.startup_dir.parent), "--verbose"]
+        else:
+            self.cmd = manager_command(settings, verbose=True)
         self.env = dict(os.environ, PHOTOREACTOR_DATA=str(data_dir))
         self.log = log
         self.proc = None
@@ -152,8 +159,8 @@ def rig(tmp_path):
     redis.start()
     managers = []
 
-    def manager():
-        m = Manager(settings, tmp_path / "data", tmp_path / "manager.log")
+    def manager(cli: bool = False):
+        m = Manager(settings, tmp_path / "data", tmp_path / "manager.log", cli=cli)
         m.start()
         managers.append(m)
         return m
@@ -273,7 +280,7 @@ def test_queue_runs_schedules_survives_a_crash_and_restarts_safe(rig):
     redis.stop()                     # Redis too: the queue must come back from its file
     redis.start()
 
-    manager()
+    manager(cli=True)                # photoreactor queue manager: reopens by itself
     RM = connect(settings, log)
     queue = RM.queue_get()
     assert [item["item_uid"] for item in queue["items"]] == waiting
@@ -281,7 +288,16 @@ def test_queue_runs_schedules_survives_a_crash_and_restarts_safe(rig):
     assert interrupted["exit_status"] == "unknown"
     assert "restart" in interrupted["msg"]
 
-    open_environment(RM, log)
+    # nobody opens the environment: the manager's helper does, and leaves the queue stopped
+    notes_file = tmp / "notifications.log"
+    wait_for(lambda: "RESTARTED" in notes_file.read_text(), "the restart notice", OPEN_S)
+    status = RM.status()
+    assert status["worker_environment_exists"], log.read_text()[-4000:]
+    assert status["manager_state"] == "idle" and status["running_item_uid"] is None
+    assert [item["item_uid"] for item in RM.queue_get()["items"]] == waiting
+    assert killed_uid not in [item["item_uid"] for item in RM.queue_get()["items"]]
+    assert ("RESTARTED queue server restarted after a crash: photocatalysis was cut off; "
+            "environment reopened; queue left stopped") in notes_file.read_text()
     report = call(RM, "safety_report")
     assert set(report["safe_at_start"].values()) == {"safe"}
     assert report["devices"]["mantle"]["heater_on"] == 0
