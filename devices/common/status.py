@@ -9,13 +9,14 @@ and the wall-clock timeout handed to Ophyd is only a generous backstop.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from ophyd.status import DeviceStatus, Status
 
-from .errors import InstrumentTimeout
-from .timing import Clock
+from .timing import MIN_WALL_S, Clock, Deadline, wait_until
+
+__all__ = ["MIN_WALL_S", "Deadline", "WALL_MARGIN_S", "notify_progress", "report_progress",
+           "run_in_thread", "wait_until"]
 
 #: wall seconds added to every backstop timeout (thread start, slow CI machines)
 WALL_MARGIN_S = 30.0
@@ -85,112 +86,3 @@ def run_in_thread(obj, work: Callable[[], None], *, clock: Clock, expected_s: fl
 
     threading.Thread(target=_target, daemon=True, name=name or f"{getattr(obj, 'name', '')}-work").start()
     return status
-
-
-def wait_until(predicate: Callable[[], bool], *, clock: Clock, timeout_s: float, poll_s: float,
-               device: str, what: str, cancel: threading.Event | None = None,
-               min_wall_s: float | None = None) -> None:
-    """Poll ``predicate`` every ``poll_s`` device-clock seconds until true.
-
-    Raises :class:`InstrumentTimeout` naming ``what`` once a :class:`Deadline` of
-    ``timeout_s`` (with ``min_wall_s`` of wall grace, :data:`MIN_WALL_S` by
-    default) has expired; returns early (without raising) if ``cancel`` is set —
-    the caller decides.
-    """
-    deadline = Deadline(clock, timeout_s, min_wall_s=MIN_WALL_S if min_wall_s is None
-                        else min_wall_s)
-    while not predicate():
-        if cancel is not None and cancel.is_set():
-            return
-        if deadline.expired():
-            raise InstrumentTimeout(device, f"{what} not reached within {timeout_s:.0f} s")
-        clock.sleep(poll_s)
-
-
-#: wall seconds a :class:`Deadline` waits, by default, after its device-clock budget has run out
-MIN_WALL_S = 2.0
-
-
-class Deadline:
-    """A deadline on the device clock that a busy host cannot trip by itself.
-
-    On a virtual clock at 1000x, 48 device seconds are 48 ms of wall time: a
-    loaded machine that does not schedule the polling thread for that long, or a
-    plan's ``bps.sleep`` that jumps the clock, would make healthy work "time
-    out".  The rule, checked by :meth:`expired`:
-
-    1. **device clock** — more than ``budget_s`` plus the excused absences
-       (below) have passed since the deadline was made, and
-    2. **wall clock** — since the caller first saw (1) hold, a further
-       ``min_wall_s`` wall seconds have passed: the worker gets that much real
-       time to take one more look before the work is declared hung.  With
-       ``min_wall_s=0`` (1) alone decides.
-
-    **Absence accounting** (``poll_s`` given): the caller checks every
-    ``poll_s`` device seconds; a gap between two checks longer than three poll
-    periods means the caller could not act (clock jump, suspended computer), so
-    the gap minus one poll period is added to the allowed time — the deadline
-    catches an instrument that does not do the work, not a host that was away.
-    A host that is away at every poll keeps extending it, so pair this with a
-    wall backstop (the status timeout of :func:`run_in_thread`).
-
-    A dead instrument still fails promptly: at most ``min_wall_s`` wall seconds
-    after the device-clock budget.  On real hardware (wall clock) (2) adds
-    ``min_wall_s`` to the budget.
-
-    Parameters
-    ----------
-    clock : Clock
-        Device clock.
-    budget_s : float
-        Device-clock seconds the work may take.
-    min_wall_s : float
-        Wall seconds of grace after the device-clock budget has run out.
-    poll_s : float, optional
-        The caller's polling period (device clock); enables absence accounting.
-    wall : callable
-        Wall-clock source (monotonic seconds); replaceable in tests.
-    """
-
-    def __init__(self, clock: Clock, budget_s: float, *, min_wall_s: float = MIN_WALL_S,
-                 poll_s: float | None = None, wall: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self.budget_s = float(budget_s)
-        self.min_wall_s = float(min_wall_s)
-        self.poll_s = None if poll_s is None else float(poll_s)
-        self._wall = wall
-        self.start = clock.time()
-        #: device-clock seconds of excused absence added to the budget
-        self.excused_s = 0.0
-        self._last_check = self.start
-        self._overdue_since: float | None = None   # wall time (1) was first seen to hold
-
-    @property
-    def allowed_s(self) -> float:
-        """Device-clock seconds allowed so far: the budget plus the excused absences."""
-        return self.budget_s + self.excused_s
-
-    def remaining(self, now: float | None = None) -> float:
-        """Device-clock seconds left before the budget runs out (negative once it has)."""
-        now = self.clock.time() if now is None else now
-        return self.start + self.allowed_s - now
-
-    def expired(self, now: float | None = None) -> bool:
-        """Apply the rule (see the class docstring); call once per poll.
-
-        ``now`` is the caller's device-clock reading of this poll, if it has one.
-        """
-        now = self.clock.time() if now is None else now
-        if self.poll_s is not None:
-            absent = now - self._last_check - self.poll_s
-            if absent > 2 * self.poll_s:
-                self.excused_s += absent
-        self._last_check = now
-        if self.remaining(now) >= 0:
-            return False
-        if self.min_wall_s <= 0:
-            return True
-        wall_now = self._wall()
-        if self._overdue_since is None:
-            self._overdue_since = wall_now
-        return wall_now - self._overdue_since >= self.min_wall_s

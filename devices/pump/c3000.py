@@ -57,7 +57,7 @@ from photoreactor.devices.common.errors import (
     LimitError,
     ProtocolError,
 )
-from photoreactor.devices.common.status import wait_until
+from photoreactor.devices.common.timing import wait_until
 
 from .base import PumpAlarm, PumpState, SyringePumpDriver
 

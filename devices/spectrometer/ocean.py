@@ -78,8 +78,7 @@ from photoreactor.devices.common.errors import (
     LimitError,
     ProtocolError,
 )
-from photoreactor.devices.common.status import Deadline
-from photoreactor.devices.common.timing import WallClock
+from photoreactor.devices.common.timing import Deadline, WallClock
 
 log = logging.getLogger(__name__)
 
