@@ -44,6 +44,18 @@ def blank_then(s, recipe: str, *, spectrometer=None, **options):
     s.world.charge(recipe, **options)
 
 
+def latest_run(s, plan_name: str):
+    """The most recently started run of ``plan_name`` in the session's catalog.
+
+    By start time, not by listing order: the ingester may register two runs that
+    closed moments apart in either order.
+    """
+    started = [(start["time"], uid) for uid, start, _ in s.catalog.runs()
+               if start.get("plan_name") == plan_name]
+    assert started, f"no {plan_name} run in the catalog"
+    return s.catalog.client[max(started)[1]]
+
+
 def assert_reactor_safe(s):
     """Light off, heating off, no pump moving — read from the instruments and the world."""
     assert s.led.output.get() == 0, "LED output still on"

@@ -14,7 +14,7 @@ from bluesky.utils import FailedStatus, RunEngineInterrupted
 from photoreactor.devices.common.errors import InstrumentAlarm
 from photoreactor.plans import grow_until, intensity_cascade, silar_shell
 from photoreactor.plans.preflight import PreflightError
-from tests.plans.conftest import assert_reactor_safe, blank_then
+from tests.plans.conftest import assert_reactor_safe, blank_then, latest_run
 
 
 def _primary(s, uid, key):
@@ -96,8 +96,7 @@ def test_pump_stall_mid_silar_fails_the_run_and_leaves_the_reactor_safe(sim):
     assert isinstance(cause, InstrumentAlarm) and cause.device == "pump_s"
     assert "stall" in str(cause).lower()
     assert_reactor_safe(sim)
-    uid = list(sim.catalog.client)[-1]
-    run = sim.catalog.client[uid]
+    run = latest_run(sim, "silar_shell")
     assert run.metadata["stop"]["exit_status"] == "fail"
     assert run.metadata["stop"]["reason"].startswith("PumpAlarm: pump_s")
     # what was measured before the fault is in the catalog
@@ -125,7 +124,6 @@ def test_abort_leaves_the_reactor_safe_and_the_run_closed(sim):
     assert sim.RE.state == "paused"
     sim.RE.abort(reason="operator abort in test")
     assert_reactor_safe(sim)
-    uid = list(sim.catalog.client)[-1]
-    run = sim.catalog.client[uid]
+    run = latest_run(sim, "intensity_cascade")
     assert run.metadata["stop"]["exit_status"] == "abort"
     assert len(run["dose"].read()["dose_mol"]) == 1     # what happened before stays recorded
