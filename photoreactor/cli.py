@@ -243,45 +243,41 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data", default=None, help="embedded catalog directory")
     p = argparse.ArgumentParser(prog="photoreactor", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("demo", parents=[common], help="run the full simulated synthesis (SCIENCE.md A)")
+
+    def command(name: str, func, help: str, *, shared: bool = True) -> argparse.ArgumentParser:
+        """Sub-command ``name`` running ``func(args)``; ``shared`` adds --profile and --data."""
+        s = sub.add_parser(name, parents=[common] if shared else [], help=help)
+        s.set_defaults(func=func)
+        return s
+
+    s = command("demo", cmd_demo, "run the full simulated synthesis (SCIENCE.md A)")
     s.add_argument("--out", help="figure directory (default reports/demo)")
-    s.set_defaults(func=cmd_demo)
-    s = sub.add_parser("run", parents=[common], help="run one plan")
+    s = command("run", cmd_run, "run one plan")
     s.add_argument("plan")
     s.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="plan parameter")
     s.add_argument("--check", action="store_true", help="pre-flight only: duration, budget, violations")
-    s.set_defaults(func=cmd_run)
-    s = sub.add_parser("plans", parents=[common], help="list plans")
-    s.set_defaults(func=cmd_plans)
-    s = sub.add_parser("runs", parents=[common], help="list runs in the catalog")
+    command("plans", cmd_plans, "list plans")
+    s = command("runs", cmd_runs, "list runs in the catalog")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_runs)
-    s = sub.add_parser("report", parents=[common], help="figures and tables for a run")
+    s = command("report", cmd_report, "figures and tables for a run")
     s.add_argument("uid", nargs="?")
     s.add_argument("--last", action="store_true")
     s.add_argument("--out", help="output directory (default reports/<uid>)")
-    s.set_defaults(func=cmd_report)
-    s = sub.add_parser("shell", parents=[common], help="interactive console with the session loaded")
-    s.set_defaults(func=cmd_shell)
-    s = sub.add_parser("fidelity", parents=[common], help="simulator vs published numbers")
-    s.set_defaults(func=cmd_fidelity)
-    s = sub.add_parser("check", parents=[common], help="validate a profile")
+    command("shell", cmd_shell, "interactive console with the session loaded")
+    command("fidelity", cmd_fidelity, "simulator vs published numbers")
+    s = command("check", cmd_check, "validate a profile")
     s.add_argument("target", nargs="?")
-    s.set_defaults(func=cmd_check)
-    s = sub.add_parser("safe", parents=[common], help="drive every device to its safe state")
-    s.set_defaults(func=cmd_safe)
-    s = sub.add_parser("queue", parents=[common], help="unattended runs: Redis, RE Manager, "
-                       "queue items (photoreactor queue -h)")
+    command("safe", cmd_safe, "drive every device to its safe state")
+    s = command("queue", cmd_queue, "unattended runs: Redis, RE Manager, queue items "
+                "(photoreactor queue -h)")
     from photoreactor.queue.cli import configure_parser
 
     configure_parser(s)
-    s.set_defaults(func=cmd_queue)
-    s = sub.add_parser("catalog-server", help="the lab's shared catalog: Tiled on PostgreSQL "
-                                              "(README: Lab-scale storage)")
+    s = command("catalog-server", cmd_catalog_server, "the lab's shared catalog: Tiled on "
+                "PostgreSQL (README: Lab-scale storage)", shared=False)
     from photoreactor.catalog_server import add_arguments
 
     add_arguments(s)
-    s.set_defaults(func=cmd_catalog_server)
     return p
 
 

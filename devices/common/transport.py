@@ -36,10 +36,18 @@ class SerialPort:
     :meth:`exchange` does it for the common one-request-one-reply case.
     """
 
-    def __init__(self, url: str, **settings):
+    def __init__(self, url: str, *, connection=None, **settings):
+        """Open ``url`` with pyserial ``settings``.
+
+        ``connection`` is an already-open pyserial-like object to use instead
+        (the protocol tests' scripted instrument); ``url`` then only names it.
+        """
         self.url = url
         self.settings = settings
         self.lock = threading.RLock()
+        if connection is not None:
+            self.serial = connection
+            return
         try:
             self.serial = serial.serial_for_url(url, **settings)
         except (serial.SerialException, OSError) as exc:
@@ -52,38 +60,46 @@ class SerialPort:
             self.serial.write(data)
             self.serial.flush()
         except (serial.SerialException, OSError) as exc:
-            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
-                                         [(data, b"")]) from exc
+            raise self._lost(device, exc, data) from exc
 
     def read_until(self, terminator: bytes, *, timeout: float, device: str = "",
                    request: bytes = b"") -> bytes:
         """Read up to and including ``terminator``; raise on timeout."""
-        try:
-            self.serial.timeout = timeout
-            reply = self.serial.read_until(terminator)
-        except (serial.SerialException, OSError) as exc:
-            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
-                                         [(request, b"")]) from exc
-        if not reply.endswith(terminator):
-            raise InstrumentTimeout(device or self.url,
-                                    f"no complete reply within {timeout:g} s on {self.url}",
-                                    [(request, reply)])
-        return reply
+        return self._read(
+            lambda: self.serial.read_until(terminator),
+            lambda reply: None if reply.endswith(terminator)
+            else f"no complete reply within {timeout:g} s on {self.url}",
+            timeout=timeout, device=device, request=request)
 
     def read_exact(self, n: int, *, timeout: float, device: str = "",
                    request: bytes = b"") -> bytes:
         """Read exactly ``n`` bytes; raise on timeout."""
+        return self._read(
+            lambda: self.serial.read(n),
+            lambda reply: None if len(reply) >= n
+            else f"expected {n} bytes within {timeout:g} s on {self.url}, got {len(reply)}",
+            timeout=timeout, device=device, request=request)
+
+    def _read(self, read: Callable[[], bytes], shortfall: Callable[[bytes], str | None], *,
+              timeout: float, device: str, request: bytes) -> bytes:
+        """Run one ``read()`` with ``timeout``; raise if the port is lost or the reply is short.
+
+        ``shortfall(reply)`` says what is missing from an incomplete reply (None if complete);
+        both errors carry ``request`` and what arrived, for the traceback.
+        """
         try:
             self.serial.timeout = timeout
-            reply = self.serial.read(n)
+            reply = read()
         except (serial.SerialException, OSError) as exc:
-            raise InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
-                                         [(request, b"")]) from exc
-        if len(reply) < n:
-            raise InstrumentTimeout(device or self.url,
-                                    f"expected {n} bytes within {timeout:g} s on {self.url}, got {len(reply)}",
-                                    [(request, reply)])
+            raise self._lost(device, exc, request) from exc
+        missing = shortfall(reply)
+        if missing is not None:
+            raise InstrumentTimeout(device or self.url, missing, [(request, reply)])
         return reply
+
+    def _lost(self, device: str, exc: Exception, request: bytes) -> InstrumentDisconnected:
+        return InstrumentDisconnected(device or self.url, f"port {self.url} lost: {exc}",
+                                      [(request, b"")])
 
     def exchange(self, request: bytes, terminator: bytes, *, timeout: float,
                  device: str = "") -> bytes:
@@ -94,7 +110,10 @@ class SerialPort:
 
     def close(self) -> None:
         with _ports_lock:
-            _ports.pop(self.url, None)
+            # only this port's own entry: a port built directly (tests) must not
+            # unregister the shared one opened for the same URL
+            if _ports.get(self.url) is self:
+                del _ports[self.url]
         try:
             self.serial.close()
         except Exception:  # closing a dead port must not mask the original error

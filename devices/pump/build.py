@@ -35,21 +35,31 @@ def _reagent(name: str, config: dict) -> PumpReagent:
         raise ValueError(f"device {name!r}: {exc}") from None
 
 
+def _open_port(config: dict, default_baudrate: int):
+    """The entry's serial port (shared with the other pumps on its wire), 8N1."""
+    return open_serial(config["port"], baudrate=int(config.get("baudrate", default_baudrate)),
+                       bytesize=8, parity="N", stopbits=1)
+
+
+def _common_settings(name: str, config: dict) -> tuple[dict, dict]:
+    """The keys every pump family reads alike: ``(driver settings, device settings)``."""
+    link = {"timeout_s": float(config.get("timeout_s", 0.5)),
+            "retries": int(config.get("retries", 2))}
+    device = {"syringe_volume_ml": float(config["syringe_volume_ml"]),
+              "reagent": _reagent(name, config),
+              "max_rate_ml_min": config.get("max_rate_ml_min"),
+              "poll_s": float(config.get("poll_s", 1.0))}
+    return link, device
+
+
 @device_class("NE1000Pump",
               required={"port", "address", "syringe_diameter_mm", "syringe_volume_ml", "reagent"},
               optional=_COMMON_OPTIONAL | {"model"}, safe_order=30)
 def build_ne1000(name: str, config: dict, clock) -> NE1000Pump:
     """New Era NE-1000/NE-500 syringe pump on an RS-232 daisy chain."""
-    port = open_serial(config["port"], baudrate=int(config.get("baudrate", 19200)),
-                       bytesize=8, parity="N", stopbits=1)
-    driver = NE1000Driver(port, int(config["address"]), name=name,
-                          timeout_s=float(config.get("timeout_s", 0.5)),
-                          retries=int(config.get("retries", 2)))
-    pump = NE1000Pump(driver, clock, name=name,
-                      syringe_volume_ml=float(config["syringe_volume_ml"]),
-                      reagent=_reagent(name, config),
-                      max_rate_ml_min=config.get("max_rate_ml_min"),
-                      poll_s=float(config.get("poll_s", 1.0)))
+    link, settings = _common_settings(name, config)
+    driver = NE1000Driver(_open_port(config, 19200), int(config["address"]), name=name, **link)
+    pump = NE1000Pump(driver, clock, name=name, **settings)
     pump.connect(diameter_mm=float(config["syringe_diameter_mm"]),
                  rate_ml_min=config.get("rate_ml_min"))
     return pump
@@ -62,19 +72,12 @@ def build_c3000(name: str, config: dict, clock) -> C3000Pump:
     """Tricontinent C3000 syringe pump (DT protocol) with a distribution valve."""
     from .c3000 import C3000Driver
 
-    port = open_serial(config["port"], baudrate=int(config.get("baudrate", 9600)),
-                       bytesize=8, parity="N", stopbits=1)
-    driver = C3000Driver(port, int(config["address"]), name=name,
-                         syringe_volume_ml=float(config["syringe_volume_ml"]),
+    link, settings = _common_settings(name, config)
+    driver = C3000Driver(_open_port(config, 9600), int(config["address"]), name=name,
+                         syringe_volume_ml=settings["syringe_volume_ml"],
                          flask_port=str(config.get("flask_port", "O")),
                          reservoir_port=str(config.get("reservoir_port", "I")),
-                         stroke_mm=float(config.get("stroke_mm", 30.0)),
-                         timeout_s=float(config.get("timeout_s", 0.5)),
-                         retries=int(config.get("retries", 2)))
-    pump = C3000Pump(driver, clock, name=name,
-                     syringe_volume_ml=float(config["syringe_volume_ml"]),
-                     reagent=_reagent(name, config),
-                     max_rate_ml_min=config.get("max_rate_ml_min"),
-                     poll_s=float(config.get("poll_s", 1.0)))
+                         stroke_mm=float(config.get("stroke_mm", 30.0)), **link)
+    pump = C3000Pump(driver, clock, name=name, **settings)
     pump.connect(rate_ml_min=config.get("rate_ml_min"))
     return pump

@@ -26,6 +26,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ..world import Reagent
+
 COMMON_FAULTS = frozenset({"no_reply", "garbled", "disconnect"})
 
 _serial_emulators: dict[str, SerialEmulator] = {}
@@ -308,6 +310,24 @@ def attach_to_chain(bench, chain_class: type[PumpChain], url: str) -> PumpChain:
     if not isinstance(bus, chain_class):
         raise ValueError(f"sim://{bus_name} is already used by a {type(bus).__name__}")
     return bus
+
+
+def attach_pump(bench, name: str, config: dict, chain_class: type[PumpChain],
+                view_class: type[PumpView], **firmware_settings) -> PumpView:
+    """Attach pump ``name`` of a profile entry to the chain emulator of its port.
+
+    The pump's line is connected to the world with the entry's reagent, and the
+    syringe starts holding the reagent's ``volume_ml``; ``firmware_settings`` are
+    the family's own (model, valve port ...).
+    """
+    bus = attach_to_chain(bench, chain_class, config["port"])
+    reagent = config["reagent"]
+    bench.world.connect_line(name, Reagent.from_config(reagent))
+    firmware = bus.add_pump(int(config["address"]), name,
+                            syringe_volume_ml=float(config["syringe_volume_ml"]),
+                            contents_ml=float(reagent.get("volume_ml", 0.0)),
+                            **firmware_settings)
+    return view_class(name, bus, firmware)
 
 
 # -- registries ---------------------------------------------------------------

@@ -35,8 +35,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..world import Reagent
-from .base import ChainedPump, PumpChain, PumpView, attach_to_chain, emulates, garble
+from .base import ChainedPump, PumpChain, PumpView, attach_pump, emulates, garble
 
 ETX = b"\x03"
 INIT_SPEED = 1000
@@ -263,11 +262,5 @@ class C3000View(PumpView):
 @emulates("C3000Pump")
 def attach(bench, name: str, config: dict) -> C3000View:
     """Attach pump ``name`` to the C3000 line emulator of its port (created on first use)."""
-    bus = attach_to_chain(bench, C3000Bus, config["port"])
-    reagent = config["reagent"]
-    bench.world.connect_line(name, Reagent.from_config(reagent))
-    firmware = bus.add_pump(int(config["address"]), name,
-                            syringe_volume_ml=float(config["syringe_volume_ml"]),
-                            contents_ml=float(reagent.get("volume_ml", 0.0)),
-                            flask_port=str(config.get("flask_port", "O")))
-    return C3000View(name, bus, firmware)
+    return attach_pump(bench, name, config, C3000Bus, C3000View,
+                       flask_port=str(config.get("flask_port", "O")))

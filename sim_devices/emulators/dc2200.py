@@ -157,6 +157,24 @@ class ScpiEmulator(VisaEmulator):
         self.table.add("SYSTem:ERRor?", self._next_error)
         self.table.add("SYSTem:ERRor:NEXT?", self._next_error)
 
+    @classmethod
+    def attach_entry(cls, name: str, config: dict, **settings) -> ScpiEmulator:
+        """``cls(name, **settings)`` for a profile entry, registered at the entry's VISA resource.
+
+        The instrument's serial number is the resource's serial field
+        (``USB0::vendor::product::SERIAL::INSTR``) when it has one, else the class
+        default; the noise seed is the entry's ``emulator: {seed: ...}`` or one
+        stable per device name.
+        """
+        resource = config["resource"]
+        fields = resource.split("::")
+        if len(fields) > 3:
+            settings["serial"] = fields[3]
+        seed = (config.get("emulator") or {}).get("seed", stable_seed(name))
+        emu = cls(name, seed=int(seed), **settings)
+        register_visa(resource, emu)
+        return emu
+
     def push_error(self, code: int, message: str) -> None:
         if len(self.errors) >= self.queue_depth:
             self.errors[-1] = (-350, "Queue overflow")
@@ -346,13 +364,8 @@ def attach(bench, name: str, config: dict) -> DC2200Emulator:
     ``efficiency_mw_cm2_per_a`` (196), ``droop_per_a`` (0.15), ``seed``.
     """
     opts = config.get("emulator") or {}
-    resource = config["resource"]
-    emu = DC2200Emulator(
-        name, world=bench.world, wavelength_nm=float(config["wavelength_nm"]),
+    return DC2200Emulator.attach_entry(
+        name, config, world=bench.world, wavelength_nm=float(config["wavelength_nm"]),
         current_limit_a=float(opts.get("current_limit_a", 1.0)),
         efficiency_mw_cm2_per_a=float(opts.get("efficiency_mw_cm2_per_a", 196.0)),
-        droop_per_a=float(opts.get("droop_per_a", 0.15)),
-        serial=resource.split("::")[3] if resource.count("::") >= 3 else "M00000001",
-        seed=int(opts.get("seed", stable_seed(name))))
-    register_visa(resource, emu)
-    return emu
+        droop_per_a=float(opts.get("droop_per_a", 0.15)))

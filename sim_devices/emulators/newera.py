@@ -52,8 +52,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..world import Reagent
-from .base import ChainedPump, PumpChain, PumpView, attach_to_chain, emulates, garble
+from .base import ChainedPump, PumpChain, PumpView, attach_pump, emulates, garble
 
 STX, ETX = 0x02, 0x03
 
@@ -478,11 +477,5 @@ class NEPumpView(PumpView):
 @emulates("NE1000Pump")
 def attach(bench, name: str, config: dict) -> NEPumpView:
     """Attach pump ``name`` to the chain emulator of its port (created on first use)."""
-    bus = attach_to_chain(bench, NewEraBus, config["port"])
-    reagent_cfg = config["reagent"]
-    bench.world.connect_line(name, Reagent.from_config(reagent_cfg))
-    firmware = bus.add_pump(int(config["address"]), name,
-                            contents_ml=float(reagent_cfg.get("volume_ml", 0.0)),
-                            syringe_volume_ml=float(config["syringe_volume_ml"]),
-                            model=str(config.get("model", "NE-1000")).replace("NE-", ""))
-    return NEPumpView(name, bus, firmware)
+    return attach_pump(bench, name, config, NewEraBus, NEPumpView,
+                       model=str(config.get("model", "NE-1000")).replace("NE-", ""))

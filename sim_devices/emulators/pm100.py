@@ -28,8 +28,8 @@ import math
 
 import numpy as np
 
-from .base import COMMON_FAULTS, emulates, register_visa
-from .dc2200 import ScpiEmulator, ScpiError, scpi_bool, scpi_float, stable_seed
+from .base import COMMON_FAULTS, emulates
+from .dc2200 import ScpiEmulator, ScpiError, scpi_bool, scpi_float
 
 #: sensor heads the emulator knows: (max power W, wavelength range nm, aperture mm)
 SENSORS = {
@@ -156,11 +156,6 @@ def attach(bench, name: str, config: dict) -> PM100Emulator:
     Options under ``emulator:``: ``sensor`` (``"S121C"``), ``dark_w`` (2e-6), ``seed``.
     """
     opts = config.get("emulator") or {}
-    resource = config["resource"]
-    emu = PM100Emulator(
-        name, world=bench.world, sensor=str(opts.get("sensor", "S121C")),
-        aperture_mm=config.get("aperture_mm"), dark_w=float(opts.get("dark_w", 2e-6)),
-        serial=resource.split("::")[3] if resource.count("::") >= 3 else "P0000001",
-        seed=int(opts.get("seed", stable_seed(name))))
-    register_visa(resource, emu)
-    return emu
+    return PM100Emulator.attach_entry(
+        name, config, world=bench.world, sensor=str(opts.get("sensor", "S121C")),
+        aperture_mm=config.get("aperture_mm"), dark_w=float(opts.get("dark_w", 2e-6)))

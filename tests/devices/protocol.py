@@ -7,10 +7,10 @@ if any pair was not consumed.  Both fakes are drop-ins for what drivers get from
 :mod:`photoreactor.devices.common.transport`:
 
 :class:`ExpectedSerial`
-    stands in for :class:`~photoreactor.devices.common.transport.SerialPort`
-    (``lock``, ``write``, ``read_until``, ``read_exact``, ``exchange``, ``close``),
-    raising the same :class:`InstrumentTimeout` as the real port when a reply is
-    missing or incomplete.
+    is the real :class:`~photoreactor.devices.common.transport.SerialPort` over a
+    :class:`ScriptedSerial` in place of pyserial, so drivers run through the
+    project's own locking, reads and :class:`InstrumentTimeout` on a missing or
+    incomplete reply.
 :class:`ExpectedVisa`
     stands in for a pyvisa message-based resource (``write``, ``read``,
     ``query``, ``timeout``, terminations), raising ``VisaIOError`` on a read with
@@ -33,10 +33,9 @@ request: they are consumed in order (e.g. a retried query).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
-from photoreactor.devices.common.errors import InstrumentTimeout
+from photoreactor.devices.common.transport import SerialPort
 from photoreactor.sim_devices.emulators.base import SimVisaResource, VisaEmulator
 
 Pair = tuple[bytes, bytes | None]
@@ -46,32 +45,26 @@ class ProtocolMismatch(AssertionError):
     """The driver sent something other than what the manual prescribes."""
 
 
-class ExpectedSerial:
-    """Fake :class:`SerialPort` replaying expected (request, reply) byte pairs.
+class ScriptedSerial:
+    """The instrument side of :class:`ExpectedSerial`: a pyserial-like object on a script.
 
-    Parameters
-    ----------
-    pairs : iterable of (bytes, bytes or None)
-        Requests the driver must write, in order, and what the instrument answers.
-    url : str
-        Reported as the port's URL (appears in error messages).
+    Each ``write`` must be the next expected request; its reply is queued for the
+    reads, which return what is queued (a silent or truncated instrument gives a
+    short read, as a real port does when its timeout expires).
     """
 
-    def __init__(self, pairs: Iterable[Pair], url: str = "fake://expected", *,
-                 allow_unread: bool = False):
-        self.url = url
-        self.allow_unread = allow_unread
-        self.settings: dict = {}
-        self.lock = threading.RLock()
+    def __init__(self, pairs: Iterable[Pair]):
         self.pairs: list[Pair] = [(bytes(q), None if r is None else bytes(r)) for q, r in pairs]
         self.index = 0
         self.sent: list[bytes] = []
-        self._buffer = bytearray()
-        self._last_request = b""
+        self.buffer = bytearray()
+        self.timeout: float | None = None
         self.closed = False
 
-    # -- SerialPort interface --------------------------------------------
-    def write(self, data: bytes, *, device: str = "") -> None:
+    def reset_input_buffer(self) -> None:
+        self.buffer.clear()
+
+    def write(self, data: bytes) -> int:
         data = bytes(data)
         self.sent.append(data)
         if self.index >= len(self.pairs):
@@ -83,47 +76,63 @@ class ExpectedSerial:
             raise ProtocolMismatch(
                 f"request #{self.index + 1}: expected {expected!r}, driver sent {data!r}")
         self.index += 1
-        # like the real port: stale input is discarded before each request
-        self._buffer.clear()
-        self._last_request = data
         if reply:
-            self._buffer += reply
+            self.buffer += reply
+        return len(data)
 
-    def read_until(self, terminator: bytes, *, timeout: float, device: str = "",
-                   request: bytes = b"") -> bytes:
-        _check_timeout(timeout)
-        i = self._buffer.find(terminator)
-        if i < 0:
-            got = bytes(self._buffer)
-            self._buffer.clear()
-            raise InstrumentTimeout(device or self.url,
-                                    f"no complete reply within {timeout:g} s on {self.url}",
-                                    [(request or self._last_request, got)])
-        out = bytes(self._buffer[: i + len(terminator)])
-        del self._buffer[: i + len(terminator)]
+    def flush(self) -> None:
+        pass
+
+    def read_until(self, expected: bytes = b"\n") -> bytes:
+        i = self.buffer.find(expected)
+        return self.read(len(self.buffer) if i < 0 else i + len(expected))
+
+    def read(self, size: int = 1) -> bytes:
+        _check_timeout(self.timeout)
+        out = bytes(self.buffer[:size])
+        del self.buffer[:size]
         return out
-
-    def read_exact(self, n: int, *, timeout: float, device: str = "",
-                   request: bytes = b"") -> bytes:
-        _check_timeout(timeout)
-        if len(self._buffer) < n:
-            got = bytes(self._buffer)
-            self._buffer.clear()
-            raise InstrumentTimeout(device or self.url,
-                                    f"expected {n} bytes within {timeout:g} s on {self.url}, "
-                                    f"got {len(got)}", [(request or self._last_request, got)])
-        out = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return out
-
-    def exchange(self, request: bytes, terminator: bytes, *, timeout: float,
-                 device: str = "") -> bytes:
-        with self.lock:
-            self.write(request, device=device)
-            return self.read_until(terminator, timeout=timeout, device=device, request=request)
 
     def close(self) -> None:
         self.closed = True
+
+
+class ExpectedSerial(SerialPort):
+    """The real :class:`SerialPort` over a :class:`ScriptedSerial`: replays (request, reply) pairs.
+
+    Drivers get the project's own transport (locking, timeouts, error reporting);
+    only the bytes on the wire come from the script.
+
+    Parameters
+    ----------
+    pairs : iterable of (bytes, bytes or None)
+        Requests the driver must write, in order, and what the instrument answers.
+    url : str
+        Reported as the port's URL (appears in error messages).
+    """
+
+    serial: ScriptedSerial
+
+    def __init__(self, pairs: Iterable[Pair], url: str = "fake://expected", *,
+                 allow_unread: bool = False):
+        super().__init__(url, connection=ScriptedSerial(pairs))
+        self.allow_unread = allow_unread
+
+    @property
+    def pairs(self) -> list[Pair]:
+        return self.serial.pairs
+
+    @property
+    def index(self) -> int:
+        return self.serial.index
+
+    @property
+    def sent(self) -> list[bytes]:
+        return self.serial.sent
+
+    @property
+    def closed(self) -> bool:
+        return self.serial.closed
 
     # -- assertions -------------------------------------------------------
     @property
@@ -136,8 +145,9 @@ class ExpectedSerial:
             raise ProtocolMismatch(
                 f"{len(self.remaining)} expected exchange(s) never sent, first: "
                 f"{self.remaining[0][0]!r} (sent so far: {self.sent!r})")
-        if self._buffer and not self.allow_unread:
-            raise ProtocolMismatch(f"reply bytes never read by the driver: {bytes(self._buffer)!r}")
+        if self.serial.buffer and not self.allow_unread:
+            raise ProtocolMismatch(
+                f"reply bytes never read by the driver: {bytes(self.serial.buffer)!r}")
 
     def __enter__(self) -> ExpectedSerial:
         return self

@@ -95,6 +95,26 @@ def c3000_pump(bench):
     yield from _pump_factory(bench, make_c3000)
 
 
+# What differs between the pump families where their behaviour is the same: how to
+# build one, what its syringe holds, its rate limit, the alarm codes its firmware
+# reports for the injected faults, and how the firmware says it is moving.
+PUMP_FAMILIES = {
+    "ne1000": SimpleNamespace(fixture="ne_pump", name="pump_cd", full_ml=10.0,
+                              max_rate_ml_min=8.0, alarm={"stall": "S", "power_loss": "R"},
+                              moving=lambda view: view.firmware.moving()),
+    "c3000": SimpleNamespace(fixture="c3000_pump", name="pump_zn", full_ml=4.0,
+                             max_rate_ml_min=20.0, alarm={"stall": "i", "power_loss": "g"},
+                             moving=lambda view: view.firmware.busy()),
+}
+
+
+@pytest.fixture(params=sorted(PUMP_FAMILIES))
+def pump_family(request):
+    """One pump family's facts plus ``make(**overrides)`` → (device, view), for shared tests."""
+    family = PUMP_FAMILIES[request.param]
+    return SimpleNamespace(**vars(family), make=request.getfixturevalue(family.fixture))
+
+
 def wait(status, wall_s=10.0):
     """Wait (wall time) for a status and return it; its outcome is the test's to check."""
     status.wait(wall_s)
@@ -107,3 +127,14 @@ def start_move(pump, bench, volume_ml, *, until_ml):
     while bench.world.flow_state(pump.name)[0] < until_ml:
         time.sleep(0.001)
     return status
+
+
+def alarm_mid_move(pump, view, bench, fault, *, until_ml):
+    """Start a 2 mL dose, inject ``fault`` once ``until_ml`` has flowed: the PumpAlarm it ends with."""
+    from photoreactor.devices.pump import PumpAlarm
+
+    status = start_move(pump, bench, 2.0, until_ml=until_ml)
+    view.inject(fault)
+    with pytest.raises(PumpAlarm) as err:
+        status.wait(10)
+    return err.value
