@@ -261,6 +261,13 @@ class SyringePump(Device):
             raise LimitError(self.name, "rate", self._rate_ml_min, self.rate.limits, "mL/min")
         self.driver.check_move(v, self._rate_ml_min)
 
+    def _claim_move(self) -> None:
+        """Mark the pump as moving, or refuse if a dose, refill or homing is under way."""
+        with self._move_lock:
+            if self._moving:
+                raise RuntimeError(f"{self.name}: a move is already in progress")
+            self._moving = True
+
     def set(self, volume_ml: float, **kwargs) -> Status:
         """Move ``volume_ml`` (positive: infuse into the flask; negative: withdraw).
 
@@ -275,10 +282,7 @@ class SyringePump(Device):
             st.set_finished()
             return st
         self.check_move(v)
-        with self._move_lock:
-            if self._moving:
-                raise RuntimeError(f"{self.name}: a move is already in progress")
-            self._moving = True
+        self._claim_move()
         self._cancel.clear()
         rate = self._rate_ml_min
         expected_s = abs(v) / rate * 60.0
@@ -453,10 +457,7 @@ class C3000Pump(SyringePump):
         if self._contents_ml - self._remaining_ml > 1e-9:
             raise ReagentError(f"{self.name}: the syringe holds withdrawn liquid; empty it "
                                "before refilling with reagent")
-        with self._move_lock:
-            if self._moving:
-                raise RuntimeError(f"{self.name}: a move is already in progress")
-            self._moving = True
+        self._claim_move()
         self._cancel.clear()
         rate = self._rate_ml_min
         budget = v / rate * 60.0 * 1.25 + MOVE_MARGIN_S
@@ -478,10 +479,7 @@ class C3000Pump(SyringePump):
 
     def initialize(self) -> Status:
         """Home the plunger and valve (empties the syringe to the reservoir port)."""
-        with self._move_lock:
-            if self._moving:
-                raise RuntimeError(f"{self.name}: a move is already in progress")
-            self._moving = True
+        self._claim_move()
 
         def work():
             try:
