@@ -59,6 +59,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from bluesky.suspenders import SuspenderBase
 from bluesky.utils import Msg, NoReplayAllowed, ensure_generator
@@ -489,7 +490,47 @@ class Guard(SuspenderBase):
                 t.abort_reason = self._abort_text(t.unrepeatable)
                 self._event("aborted", t.abort_reason)
         self.bad = bad
-        super().__call__(value, **kwargs)
+        self._evaluate(value)
+
+    def _evaluate(self, value) -> None:
+        """Bluesky's ``SuspenderBase.__call__``, without blocking the polling thread.
+
+        Bluesky makes the suspension event from the calling thread by asking the
+        RunEngine's loop and waiting 0.1 s of wall time for it — while holding the
+        suspender's lock, which the loop itself may be waiting for — and raises
+        "Could not create the suspender event" when the loop is slower: the fault
+        is then silently not acted on (a loop busy with a fast virtual clock on a
+        loaded host is that slow).  Here the polling thread only schedules the trip;
+        the loop makes the event and requests the suspension itself.
+        """
+        with self._lock:
+            if self.RE is None:
+                return
+            loop = self.RE._loop
+            if self._should_suspend(value):
+                self._tripped = True
+                if self._ev is None:
+                    if threading.get_ident() == getattr(loop, "_thread_id", "unknown"):
+                        self._trip()            # polled from the plan: as bluesky does
+                    else:
+                        loop.call_soon_threadsafe(self._trip_in_loop)
+            elif self._should_resume(value):
+                self._SuspenderBase__set_event(loop)
+                self._tripped = False
+
+    def _trip_in_loop(self) -> None:
+        with self._lock:
+            self._trip()
+
+    def _trip(self) -> None:
+        """In the RunEngine's loop, under the lock: make the event, request the suspension."""
+        if self._ev is not None or not self._tripped or self.RE is None:
+            return              # already suspended, or back to normal meanwhile
+        self._ev = asyncio.Event()
+        if self.RE.state.is_running:
+            self.RE._loop.call_soon(partial(
+                self.RE.request_suspend, self._ev.wait, pre_plan=self._pre_plan,
+                post_plan=self._post_plan, justification=self._get_justification()))
 
     def _abort_text(self, device: str) -> str:
         why = f"{self.what} guard: {self.describe()}"
