@@ -291,6 +291,10 @@ def test_queue_runs_schedules_survives_a_crash_and_restarts_safe(rig):
     # nobody opens the environment: the manager's helper does, and leaves the queue stopped
     notes_file = tmp / "notifications.log"
     wait_for(lambda: "RESTARTED" in notes_file.read_text(), "the restart notice", OPEN_S)
+    # the worker sends the interrupted-run notice from the background once the killed run
+    # has been recovered into the catalog: wait for it before closing that worker
+    wait_for(lambda: "INTERRUPTED photocatalysis" in notes_file.read_text(),
+             "the interrupted-run notice", OPEN_S)
     status = RM.status()
     assert status["worker_environment_exists"], log.read_text()[-4000:]
     assert status["manager_state"] == "idle" and status["running_item_uid"] is None
