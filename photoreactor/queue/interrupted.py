@@ -36,7 +36,10 @@ MARKER = "queue-running.json"
 #: the marker of a dead session, moved aside until its notice is sent
 PENDING = "queue-running.interrupted.json"
 #: how long the notice waits for the interrupted run to reach the catalog
-CATALOG_WAIT_S = 300.0
+CATALOG_WAIT_S = 120.0
+#: beyond CATALOG_WAIT_S, how long the catalog read may take before the notice goes
+#: out without the run's details
+LOOKUP_GRACE_S = 20.0
 
 
 class RunMarker:
@@ -181,10 +184,25 @@ def report_interrupted(session, notifier, *, history=None, wait_s: float = CATAL
                      marker.get("run_uid"), exc)
         stop = None
         if marker.get("run_uid"):
-            try:
-                stop = interrupted_run_in_catalog(catalog, marker["run_uid"], wait_s)
-            except Exception as exc:  # noqa: BLE001 - the notice matters more than detail
-                log.warning("interrupted run %s: catalog not readable: %s", marker["run_uid"], exc)
+            # the catalog detail is looked up on its own thread and waited for a bounded
+            # time: a catalog that hangs must not swallow the notice itself
+            found: dict = {}
+
+            def lookup():
+                try:
+                    found["stop"] = interrupted_run_in_catalog(catalog, marker["run_uid"], wait_s)
+                except Exception as exc:  # noqa: BLE001 - the notice matters more than detail
+                    log.warning("interrupted run %s: catalog not readable: %s",
+                                marker["run_uid"], exc)
+
+            reader = threading.Thread(target=lookup, name="interrupted-lookup", daemon=True)
+            reader.start()
+            reader.join(wait_s + LOOKUP_GRACE_S)
+            if reader.is_alive():
+                log.warning("interrupted run %s: the catalog did not answer within %.0f s; "
+                            "notifying without its details", marker["run_uid"],
+                            wait_s + LOOKUP_GRACE_S)
+            stop = found.get("stop")
         subject, body = notice(marker, item, stop, getattr(session, "safe_report", {}),
                                catalog.journal_dir)
         notifier.notify("interrupted", subject, body, uid=marker.get("run_uid", ""),
