@@ -310,7 +310,6 @@ class NanocrystalProcess(Process):
         self._rates: dict[float, _Rates] = {}
         self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
         self.control = StepControl(rtol=1e-4, floor_s=0.05, ceiling_s=1800.0)
-        self._last_lambda = 0.0
         #: per monomer material: quasi-steady this step, and the pool that implies
         self._qss = [False, False, False]
         self._qss_pool = [0.0, 0.0, 0.0]
@@ -427,7 +426,6 @@ class NanocrystalProcess(Process):
         c_crit = [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
         g_mat = [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
         four_pi_na = 4.0 * math.pi * AVOGADRO * 1e-18
-        self._last_lambda = 0.0
         qss = self._qss
         any_qss = any(qss)
         qss_pool = self._qss_pool
@@ -563,8 +561,6 @@ class NanocrystalProcess(Process):
                     d[b] += j
                     d[b + 1] += j * u_nuc[mat]
                     d[5 + idx] -= j * u_nuc[mat]
-            self._last_lambda = max((g / c for g, c, q in zip(g_mat, c_crit, qss, strict=False)
-                                     if not q), default=0.0) * a_tot
             return d
 
         return deriv
