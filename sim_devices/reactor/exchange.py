@@ -79,12 +79,6 @@ BULK_GAP_EV = {"CdSe": 1.74, "HgSe": -0.06}
 LOCALISATION = 0.25
 OSCILLATOR_LOSS = 0.67
 FLOC_ONSET_C = 100.0
-#: relative local error per step (see base.StepControl); the fourth-order solution that
-#: is propagated is far better than the third-order estimate this bounds: a one-hour
-#: jump and 60-s chunks agree to ~1e-10 on E(1S-1S)
-STEP_RTOL = 1e-4
-
-
 class AlloyState:
     """Radial Hg profile of one exchanging population (the optics the population asks for)."""
 
@@ -208,7 +202,7 @@ class ExchangeProcess(Process):
         self.nanocrystals = nanocrystals
         self.alloy: AlloyState | None = None
         self._last_lambda = 0.0
-        self.control = StepControl(rtol=STEP_RTOL, floor_s=0.05, ceiling_s=1800.0)
+        self.control = StepControl(floor_s=0.05, ceiling_s=1800.0)
 
     def attach(self, pop) -> AlloyState:
         """Follow exchange in ``pop`` (a CdSe population)."""

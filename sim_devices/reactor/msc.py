@@ -140,7 +140,7 @@ class MSCProcess(Process):
         self.y[len(_SPECIES) + 1] = QD_SIGMA_START
         self.te0_mol = 0.0
         self.charged = False
-        self.control = StepControl(rtol=1e-4, floor_s=0.5, ceiling_s=1800.0)
+        self.control = StepControl(floor_s=0.5, ceiling_s=1800.0)
 
     # -- helpers --------------------------------------------------------------------------
     def amount(self, species: str) -> float:
