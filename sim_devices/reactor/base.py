@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .kinetics import NO_STAGE, Derivative, rk4_step
+
 
 class Process:
     """A phenomenon of the reactor (one per module)."""
@@ -112,29 +116,24 @@ class StepControl:
         self.next_h = None
         self._fsal = None
 
-    def first_stage(self, y: list, t0_c: float) -> list | None:
+    def first_stage(self, y: np.ndarray, t0_c: float) -> np.ndarray | None:
         """The derivative at ``(y, T)`` if the last step ended exactly there."""
         fsal = self._fsal
-        if fsal is not None and fsal[1] == t0_c and fsal[0] == y:
+        if fsal is not None and fsal[1] == t0_c and (fsal[0] is y or np.array_equal(fsal[0], y)):
             return fsal[2]
         return None
 
-    def step(self, deriv, y0: list, h: float, t0_c: float, tmid_c: float, t1_c: float,
-             scale: list, k1: list | None = None) -> list:
-        """Advance ``y0`` by ``h`` with :func:`rk4`; set :attr:`next_h` from the error."""
+    def step(self, deriv: Derivative, y0: np.ndarray, h: float, t0_c: float, tmid_c: float,
+             t1_c: float, scale: np.ndarray, k1: np.ndarray | None = None) -> np.ndarray:
+        """Advance ``y0`` by ``h`` with classical RK4; set :attr:`next_h` from the error.
+
+        ``deriv`` is a process's compiled derivative; the step and its error estimate
+        are one compiled call (:func:`.kinetics.rk4_step`).
+        """
         if k1 is None:
             k1 = self.first_stage(y0, t0_c)
-        stages: list = []
-        y1 = rk4(deriv, y0, h, t0_c, tmid_c, t1_c, k1=k1, stages=stages)
-        k5 = deriv(y1, t1_c)
-        k4 = stages[0]
-        rtol = self.rtol
-        err = 0.0
-        for a, b, c, sc in zip(y1, k4, k5, scale, strict=False):
-            e = abs(b - c) / (rtol * (abs(a) + sc))
-            if e > err:
-                err = e
-        err *= h / 6.0
+        y1, k5, err = rk4_step(deriv.kind, y0, h, t0_c, tmid_c, t1_c, deriv.p, deriv.aux,
+                               NO_STAGE if k1 is None else k1, scale, self.rtol)
         factor = 4.0 if err <= 1e-12 else min(4.0, max(0.2, 0.9 * err ** -0.25))
         proposed = h * factor
         if self.next_h is not None and h < self.next_h and err < 1.0:
@@ -156,7 +155,3 @@ def step_from_rates(y: list, dy: list, atol: list, fraction: float = 0.05,
         if b != 0.0:
             h = min(h, fraction * (abs(a) + tol) / abs(b))
     return max(h, floor_s)
-
-
-def clamp_nonnegative(y: list) -> list:
-    return [a if a > 0.0 else 0.0 for a in y]

@@ -58,9 +58,11 @@ from __future__ import annotations
 
 import math
 
-from . import spectra
-from .base import Process, StepControl, clamp_nonnegative, step_from_rates
-from .materials import HC_EV_NM, SEMICONDUCTORS, arrhenius
+import numpy as np
+
+from . import kinetics, spectra
+from .base import Process, StepControl, step_from_rates
+from .materials import HC_EV_NM, SEMICONDUCTORS
 
 SHELLS = 6
 SURFACE_LAYER_NM = 0.45
@@ -79,6 +81,26 @@ BULK_GAP_EV = {"CdSe": 1.74, "HgSe": -0.06}
 LOCALISATION = 0.25
 OSCILLATOR_LOSS = 0.67
 FLOC_ONSET_C = 100.0
+#: the compiled derivative's constants (see :mod:`.kinetics`, which holds the equations)
+_KINETIC_CONSTANTS = kinetics.parameter_vector(kinetics.EXCHANGE_CONSTANTS, {
+    "d_ie_nm2_s": D_IE_NM2_S, "d_ea": D_EA_KJ_MOL, "no_ag_factor": NO_AG_FACTOR,
+    "ag_optimum_per_cd": AG_OPTIMUM_PER_CD, "no_thiol_factor": NO_THIOL_FACTOR,
+    "thiol_order": THIOL_ORDER, "hg_half_saturation": HG_HALF_SATURATION,
+    "k_x": K_SURFACE_EXCHANGE[0], "k_x_ea": K_SURFACE_EXCHANGE[1],
+    "k_x_ref_c": K_SURFACE_EXCHANGE[2], "k_ag_uptake": K_AG_UPTAKE,
+    "k_ag_ext": K_AG_EXTRACTION[0], "k_ag_ext_ea": K_AG_EXTRACTION[1],
+    "k_ag_ext_ref_c": K_AG_EXTRACTION[2], "floc_onset_c": FLOC_ONSET_C})
+assert len(_KINETIC_CONSTANTS) == kinetics.EXCHANGE_CONDITIONS
+_CONSTANTS_ARRAY = np.array(_KINETIC_CONSTANTS)
+
+
+def interdiffusion_nm2_s(temperature_c: float, ag_per_cd: float, thiol: bool) -> float:
+    """Hg/Cd interdiffusion coefficient (nm²/s): Arrhenius, Ag-assisted (optimum at
+    AG_OPTIMUM_PER_CD), slowed without thiol (the derivative's own formula)."""
+    return kinetics.interdiffusion_nm2_s(_CONSTANTS_ARRAY, float(temperature_c),
+                                         float(ag_per_cd), bool(thiol))
+
+
 class AlloyState:
     """Radial Hg profile of one exchanging population (the optics the population asks for)."""
 
@@ -201,8 +223,8 @@ class ExchangeProcess(Process):
     def __init__(self, nanocrystals):
         self.nanocrystals = nanocrystals
         self.alloy: AlloyState | None = None
-        self._last_lambda = 0.0
         self.control = StepControl(floor_s=0.05, ceiling_s=1800.0)
+        self._deriv = None      # (conditions, alloy, derivative): see _make_deriv
 
     def attach(self, pop) -> AlloyState:
         """Follow exchange in ``pop`` (a CdSe population)."""
@@ -228,80 +250,41 @@ class ExchangeProcess(Process):
 
     # -- kinetics ---------------------------------------------------------------------
     def diffusion_nm2_s(self, temperature_c: float, ag_per_cd: float, thiol: bool) -> float:
-        a = ag_per_cd / AG_OPTIMUM_PER_CD
-        f_ag = NO_AG_FACTOR + a * math.exp(1.0 - a)
-        return (D_IE_NM2_S * arrhenius(1.0, D_EA_KJ_MOL, temperature_c, 80.0) * f_ag
-                * (1.0 if thiol else NO_THIOL_FACTOR))
+        return interdiffusion_nm2_s(temperature_c, ag_per_cd, thiol)
 
-    def _make_deriv(self, model):
+    def _make_deriv(self, model) -> kinetics.Derivative:
+        """Bind the compiled exchange derivative to the present particles (rebuilt only
+        when they, the thiol or the TOP change)."""
         alloy = self.alloy
-        sites = max(alloy.sites_mol(), 1e-30)
-        edges = alloy.edges
-        vf = alloy.vfrac
-        r_out = alloy.radius_nm
-        vol_total = r_out ** 3            # (4π/3 cancels with the shell volumes)
         liq = model.liquid
-        ddt = liq.get("DDT")
-        top = liq.get("TOP")
-        thiol = ddt > 0.3 * sites
+        conditions = [SHELLS, max(alloy.sites_mol(), 1e-30),
+                      alloy.radius_nm ** 3,      # (4π/3 cancels with the shells')
+                      liq.get("DDT"), liq.get("TOP"), 1.0 if self._thiol(model) else 0.0]
+        made = self._deriv
+        if made is None or made[0] != conditions or made[1] is not alloy:
+            made = self._deriv = (conditions, alloy, kinetics.Derivative(kinetics.EXCHANGE, np.array(
+                _KINETIC_CONSTANTS + conditions + list(alloy.edges) + list(alloy.vfrac))))
+        return made[2]
 
-        def deriv(y, temp):
-            # y: x[0..K-1], Hg free, Ag free, Ag in particles, Cd released, flocculated
-            x = y[:SHELLS]
-            hg = max(y[SHELLS], 0.0)
-            ag_free = max(y[SHELLS + 1], 0.0)
-            ag_in = max(y[SHELLS + 2], 0.0)
-            floc = y[SHELLS + 4]
-            d = [0.0] * len(y)
-            a = ag_in / sites
-            d_coef = self.diffusion_nm2_s(temp, a, thiol)
-            # Fickian flux between shells: dx_k/dt = D/V_k Σ A (Δx/Δr)
-            for k in range(SHELLS - 1):
-                r_face = edges[k + 1]
-                dr = 0.5 * (edges[k + 2] - edges[k])
-                flux = 3.0 * d_coef * r_face * r_face * (x[k + 1] - x[k]) / dr / vol_total
-                d[k] += flux / vf[k]
-                d[k + 1] -= flux / vf[k + 1]
-            # surface exchange of the outer layer with free Hg
-            # thiol binds the metal ions in solution (≈ M(SR)₂): Hg and the Cd it released
-            free_ratio = 1.0
-            metal = hg + max(y[SHELLS + 3], 0.0)
-            if ddt > 0 and metal > 0:
-                free_ratio = 1.0 / (1.0 + (ddt / (2.0 * metal)) ** THIOL_ORDER)
-            h = hg * free_ratio / sites
-            a_hg = h / (h + HG_HALF_SATURATION)
-            slow = 1.0 / (1.0 + max(0.0, a / AG_OPTIMUM_PER_CD - 1.0))
-            k_x = arrhenius(K_SURFACE_EXCHANGE[0], K_SURFACE_EXCHANGE[1], temp,
-                            K_SURFACE_EXCHANGE[2])
-            rate = k_x * a_hg * slow * (1.0 - x[-1])
-            d[SHELLS - 1] += rate
-            exchanged = rate * vf[-1] * sites        # mol of sites per s
-            d[SHELLS] -= exchanged
-            d[SHELLS + 3] += exchanged
-            # Ag: uptake into the lattice, extraction by TOP
-            up = K_AG_UPTAKE * ag_free
-            d[SHELLS + 1] -= up
-            d[SHELLS + 2] += up
-            if top > 0:
-                ext = arrhenius(K_AG_EXTRACTION[0], K_AG_EXTRACTION[1], temp,
-                                K_AG_EXTRACTION[2]) * ag_in
-                d[SHELLS + 2] -= ext
-                d[SHELLS + 1] += 0.0      # extracted Ag stays complexed by TOP
-            # flocculation above 100 °C
-            if temp > FLOC_ONSET_C:
-                d[SHELLS + 4] = (temp - FLOC_ONSET_C) / 20.0 / 600.0 * (1.0 - floc)
-            self._last_lambda = 4.0 * d_coef / (min(edges[1] - edges[0], SURFACE_LAYER_NM) ** 2)
-            return d
+    def _thiol(self, model) -> bool:
+        """Enough thiol to keep the exchange going (> 0.3 per site)."""
+        return model.liquid.get("DDT") > 0.3 * max(self.alloy.sites_mol(), 1e-30)
 
-        return deriv
+    def _stability_rate(self, model, temperature_c: float) -> float:
+        """Fastest relaxation rate of the shell diffusion (explicit RK4 needs h·λ < 2.8)."""
+        alloy = self.alloy
+        a = self.alloy.ag_mol / max(alloy.sites_mol(), 1e-30)
+        d_coef = interdiffusion_nm2_s(temperature_c, a, self._thiol(model))
+        return 4.0 * d_coef / (min(alloy.edges[1] - alloy.edges[0], SURFACE_LAYER_NM) ** 2)
 
-    def _pack(self, model) -> list:
+    def _pack(self, model) -> np.ndarray:
         liq = model.liquid
-        return list(self.alloy.x) + [liq.get("Hg"), liq.get("Ag"), self.alloy.ag_mol,
-                                     liq.get("Cd_released"), self.alloy.pop.flocculated]
+        return np.array(list(self.alloy.x) + [liq.get("Hg"), liq.get("Ag"), self.alloy.ag_mol,
+                                              liq.get("Cd_released"),
+                                              self.alloy.pop.flocculated])
 
-    def _unpack(self, y, model) -> None:
-        y = clamp_nonnegative(y)
+    def _unpack(self, y: np.ndarray, model) -> None:
+        y = np.maximum(y, 0.0).tolist()
         self.alloy.x = [min(1.0, v) for v in y[:SHELLS]]
         liq = model.liquid
         for name, v in zip(("Hg", "Ag"), y[SHELLS:SHELLS + 2], strict=False):
@@ -310,9 +293,9 @@ class ExchangeProcess(Process):
         liq.mol["Cd_released"] = y[SHELLS + 3]
         self.alloy.pop.flocculated = min(1.0, y[SHELLS + 4])
 
-    def _scale(self) -> list[float]:
+    def _scale(self) -> np.ndarray:
         sites = self.alloy.sites_mol()
-        return [0.02] * SHELLS + [0.02 * sites] * 4 + [0.02]
+        return np.array([0.02] * SHELLS + [0.02 * sites] * 4 + [0.02])
 
     def step_limit_s(self, model, temperature_c: float) -> float:
         h = self.control.next_h
@@ -321,8 +304,9 @@ class ExchangeProcess(Process):
             dy = self._make_deriv(model)(y, temperature_c)
             h = step_from_rates(y, dy, self._scale(), fraction=0.02, floor_s=0.05,
                                 ceiling_s=1800.0)
-        if self._last_lambda > 0:   # explicit RK4 on the shell diffusion: stability bound
-            h = min(h, 2.0 / self._last_lambda)
+        lam = self._stability_rate(model, temperature_c)
+        if lam > 0:                 # explicit RK4 on the shell diffusion: stability bound
+            h = min(h, 2.0 / lam)
         return h
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:

@@ -218,12 +218,20 @@ class HeatModel:
                    for y, w in zip(self._y, self._per_watt, strict=True))
 
     def _propagate(self, y, y_star, h):
-        lam, vec, inv = self._lam, self._vec, self._inv
-        d = [y[i] - y_star[i] for i in range(3)]
-        z = [(inv[k][0] * d[0] + inv[k][1] * d[1] + inv[k][2] * d[2]) * math.exp(lam[k] * h)
-             for k in range(3)]
-        return [y_star[i] + vec[i][0] * z[0] + vec[i][1] * z[1] + vec[i][2] * z[2]
-                for i in range(3)]
+        return self._propagate_modes(self._modes(y, y_star), y_star, h)
+
+    def _modes(self, y, y_star):
+        """Modal coordinates of the deviation from the steady state ``y_star``."""
+        inv = self._inv
+        d0, d1, d2 = y[0] - y_star[0], y[1] - y_star[1], y[2] - y_star[2]
+        return [inv[k][0] * d0 + inv[k][1] * d1 + inv[k][2] * d2 for k in range(3)]
+
+    def _propagate_modes(self, modes, y_star, h):
+        lam, vec = self._lam, self._vec
+        z0 = modes[0] * math.exp(lam[0] * h)
+        z1 = modes[1] * math.exp(lam[1] * h)
+        z2 = modes[2] * math.exp(lam[2] * h)
+        return [y_star[i] + vec[i][0] * z0 + vec[i][1] * z1 + vec[i][2] * z2 for i in range(3)]
 
     def advance(self, dt_s: float, power_fraction: float) -> tuple[float, float]:
         """Advance ``dt_s`` at constant heater power; return contents T at mid-step and end.
@@ -235,8 +243,9 @@ class HeatModel:
             self._prepare()
         power = power_fraction * self.mantle_power_w if self.mantle_attached else 0.0
         y_star = [power * w for w in self._per_watt]
-        mid = self._propagate(self._y, y_star, 0.5 * dt_s)
-        end = self._propagate(self._y, y_star, dt_s)
+        modes = self._modes(self._y, y_star)
+        mid = self._propagate_modes(modes, y_star, 0.5 * dt_s)
+        end = self._propagate_modes(modes, y_star, dt_s)
         cap = self.boiling_point_c - self.ambient_c
         self.boiling = end[2] >= cap - 1e-9
         if self.boiling:

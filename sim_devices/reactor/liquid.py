@@ -42,11 +42,15 @@ class Liquid:
         self.warnings: list[str] = []
         self._warned: set[str] = set()
         self.version = 0        # bumped on every change of volume (heat capacity cache)
+        self._volume = (-1, 0.0)
 
     # -- composition ---------------------------------------------------------
     @property
     def volume_ml(self) -> float:
-        return sum(self.solvents_ml.values())
+        cached = self._volume
+        if cached[0] != self.version:      # every change of the solvents bumps the version
+            cached = self._volume = (self.version, sum(self.solvents_ml.values()))
+        return cached[1]
 
     def add_solvent(self, name: str, volume_ml: float) -> None:
         if volume_ml < 0:

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
+
+from . import kinetics
 
 AVOGADRO = 6.02214076e23
 #: E[eV] = HC_EV_NM / λ[nm]  (SCIENCE.md, "Energy ↔ wavelength")
@@ -48,7 +51,7 @@ class Semiconductor:
     cation: str
     anion: str
 
-    @property
+    @cached_property
     def unit_volume_nm3(self) -> float:
         """Volume of one formula unit in the crystal (nm³)."""
         return self.molar_mass_g_mol / self.density_g_cm3 * 1e21 / AVOGADRO
@@ -116,7 +119,5 @@ def nm_to_ev(wavelength_nm: float) -> float:
     return HC_EV_NM / wavelength_nm
 
 
-def arrhenius(k_ref: float, ea_kj_mol: float, temperature_c: float, ref_c: float) -> float:
-    """Rate constant at ``temperature_c`` from its value ``k_ref`` at ``ref_c``."""
-    return k_ref * math.exp(-ea_kj_mol * 1e3 / 8.314462618
-                            * (1.0 / (temperature_c + 273.15) - 1.0 / (ref_c + 273.15)))
+#: one definition, compiled: the processes' derivatives (:mod:`.kinetics`) use it too
+arrhenius = kinetics.arrhenius

@@ -68,9 +68,11 @@ from __future__ import annotations
 
 import math
 
-from . import spectra
-from .base import Process, StepControl, clamp_nonnegative, step_from_rates
-from .materials import HC_EV_NM, SEMICONDUCTORS, arrhenius
+import numpy as np
+
+from . import kinetics, spectra
+from .base import Process, StepControl, step_from_rates
+from .materials import HC_EV_NM, SEMICONDUCTORS
 
 HOUR = 3600.0
 TE_STANDARD_M = 0.020                 # 1 mmol Te in 50 mL
@@ -117,16 +119,32 @@ _IDX = {s: i for i, s in enumerate(_SPECIES)}
 _EXTRA = ("D", "sigma", "age")       # QD diameter, relative dispersion, QD age (h-weighted)
 
 
-def _interp_t(table: dict, temperature_c: float) -> float:
-    (t0, v0), (t1, v1) = sorted(table.items())
-    f = min(1.0, max(0.0, (temperature_c - t0) / (t1 - t0)))
-    return v0 + f * (v1 - v0)
+def _at_100_and_150(table: dict) -> tuple[float, float]:
+    """A table of values at 100 and 150 °C (linear between, constant outside)."""
+    if sorted(table) != [100.0, 150.0]:
+        raise ValueError(f"the cluster kinetics interpolate between 100 and 150 °C, not {table}")
+    return table[100.0], table[150.0]
 
 
-def _logistic(x: float) -> float:
-    if x < -60:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-x))
+#: the compiled derivative's constants (see :mod:`.kinetics`, which holds the equations)
+_KINETIC_CONSTANTS = kinetics.parameter_vector(kinetics.CLUSTER_CONSTANTS, {
+    "k1_per_s": K1_PER_H / HOUR, "k1_ea": K1_EA, "activation_mid_c": ACTIVATION_MID_C,
+    "activation_width_c": ACTIVATION_WIDTH_C, "k_side_per_s": K_SIDE_PER_H[0] / HOUR,
+    "k_side_ea": K_SIDE_PER_H[1], "k2_per_s": K2_PER_H / HOUR, "cluster_growth": CLUSTER_GROWTH,
+    "qd_autocatalysis": QD_AUTOCATALYSIS, "k_auto_per_s": K_AUTO_PER_H[0] / HOUR,
+    "k_auto_ea": K_AUTO_PER_H[1], "oam_half_mol": OAM_HALF_MOL, "n_oam": N_OAM,
+    "k_p_per_s": K_P_PER_H / HOUR, "k3_per_s": K3_PER_H[0] / HOUR, "k3_ea": K3_PER_H[1],
+    "k4_per_s": K4_PER_H[0] / HOUR, "k4_ea": K4_PER_H[1], "k4b_per_s": K4B_PER_H[0] / HOUR,
+    "k4b_ea": K4B_PER_H[1], "k4b_ref_c": K4B_PER_H[2], "minor_fraction": MINOR_SPECIES_FRACTION,
+    "minor_mid_c": MINOR_MID_C, "d_start_per_ex": QD_D_START_PER_EX,
+    "d_end_per_ex": QD_D_END_PER_EX, "sigma_start": QD_SIGMA_START,
+    "relax_per_s_100": QD_RELAX_PER_H[0] / HOUR, "relax_per_s_150": QD_RELAX_PER_H[1] / HOUR,
+    "d_start_100": _at_100_and_150(QD_D_START)[0], "d_start_150": _at_100_and_150(QD_D_START)[1],
+    "d_end_100": _at_100_and_150(QD_D_END)[0], "d_end_150": _at_100_and_150(QD_D_END)[1],
+    "sigma_end_100": _at_100_and_150(QD_SIGMA_END)[0],
+    "sigma_end_150": _at_100_and_150(QD_SIGMA_END)[1]})
+assert len(_KINETIC_CONSTANTS) == kinetics.CLUSTER_CONDITIONS
+assert len(_SPECIES) == kinetics.CLUSTER_SPECIES
 
 
 class MSCProcess(Process):
@@ -174,7 +192,8 @@ class MSCProcess(Process):
                 or y[_IDX["M469"]] > 1e-12 or y[_IDX["Q"]] > 1e-12)
 
     # -- kinetics --------------------------------------------------------------------------
-    def _make_deriv(self, model):
+    def _make_deriv(self, model) -> kinetics.Derivative:
+        """Bind the compiled cluster derivative to the present conditions."""
         litres, solv = self._conditions(model)
         liq = model.liquid
         cd_total = liq.get("Cd")
@@ -182,87 +201,29 @@ class MSCProcess(Process):
         oam_total = liq.get("OAm")
         te_std_mol = TE_STANDARD_M * litres
         ex = max(0.0, (cd_total - self.te0_mol) / te_std_mol)
-        f_top = (top_m / TOP_STANDARD_M) ** TOP_ORDER
-        f_oam = 1.0 / (1.0 + (oam_total / litres / OAM_INHIBITION_M) ** 2)
-        conv_factor = solv + EX_CONVERSION * ex ** EX_ORDER
-        qd_factor = solv + EX_QD * ex ** 2
-        qd_from_469 = EX_QD * ex ** 2
-        i_crit = I_CRITICAL * te_std_mol
-        n_species = len(_SPECIES)
+        conditions = [cd_total, (top_m / TOP_STANDARD_M) ** TOP_ORDER, oam_total, te_std_mol,
+                      ex, 1.0 / (1.0 + (oam_total / litres / OAM_INHIBITION_M) ** 2),
+                      solv + EX_CONVERSION * ex ** EX_ORDER, solv + EX_QD * ex ** 2,
+                      EX_QD * ex ** 2, I_CRITICAL * te_std_mol]
+        return kinetics.Derivative(kinetics.CLUSTERS, np.array(_KINETIC_CONSTANTS + conditions))
 
-        def deriv(y, temp):
-            te, i_, p, m449, m469, q, m480, m550, _ = (v if v > 0 else 0.0 for v in y[:n_species])
-            d_q, sig, age = y[n_species:]
-            d = [0.0] * len(y)
-            act = _logistic((temp - ACTIVATION_MID_C) / ACTIVATION_WIDTH_C)
-            cd_free = max(cd_total - (i_ + p + m449 + m469 + q + m480 + m550), 0.0)
-            f_cd = cd_free / (cd_free + 0.02 * te_std_mol)
-            r1 = (K1_PER_H / HOUR) * arrhenius(1.0, K1_EA, temp, 100.0) * act * f_top * f_oam * f_cd * te
-            r_side = arrhenius(K_SIDE_PER_H[0] / HOUR, K_SIDE_PER_H[1], temp, 100.0) * te
-            bound = N_OAM * (m449 + m469)
-            oam_free = max(oam_total - bound, 0.0)
-            s6 = (i_ / i_crit) ** 6 if i_crit > 0 else 0.0
-            # nucleation above I_c, then growth onto the clusters already there
-            seeded = s6 / (1.0 + s6) + CLUSTER_GROWTH * (m449 + m469) / te_std_mol
-            r2 = (K2_PER_H / HOUR) * i_ * seeded * oam_free / (oam_free + OAM_HALF_MOL)
-            # hot, monomer also feeds the growing QDs (the clusters may all be gone)
-            minor = MINOR_SPECIES_FRACTION * _logistic((temp - MINOR_MID_C) / 5.0)
-            r_qi = ((K2_PER_H / HOUR) * CLUSTER_GROWTH * i_ * q / te_std_mol
-                    * minor / MINOR_SPECIES_FRACTION)
-            r_p = (K_P_PER_H / HOUR) * i_
-            r3 = arrhenius(K3_PER_H[0] / HOUR, K3_PER_H[1], temp, 100.0) * conv_factor * m449
-            k4 = arrhenius(K4_PER_H[0] / HOUR, K4_PER_H[1], temp, 100.0)
-            # hot QDs ripen at the expense of the clusters: autocatalytic in the QD amount
-            k_auto = arrhenius(K_AUTO_PER_H[0] / HOUR, K_AUTO_PER_H[1], temp, 100.0)
-            r4 = (k4 + k_auto * q / (QD_AUTOCATALYSIS * te_std_mol)) * qd_factor * m449
-            # the 469 family dissolves into QDs when hot, or with excess Cd
-            r4b = (arrhenius(K4B_PER_H[0] / HOUR, K4B_PER_H[1], temp, K4B_PER_H[2])
-                   + k4 * qd_from_469) * m469
-            to_q = (r4 + r4b) * (1.0 - 2.0 * minor) + r_qi
-            d[0] = -r1 - r_side
-            d[1] = r1 - r2 - r_p - r_qi
-            d[2] = r_p
-            d[3] = r2 - r3 - r4
-            d[4] = r3 - r4b
-            d[5] = to_q
-            d[6] = (r4 + r4b) * minor
-            d[7] = (r4 + r4b) * minor
-            d[8] = r_side
-            # QD size: new material enters at D_start, the ensemble relaxes to D_end
-            d_start = _interp_t(QD_D_START, temp) + QD_D_START_PER_EX * ex
-            d_end = _interp_t(QD_D_END, temp) + QD_D_END_PER_EX * ex
-            relax = _interp_t({100.0: QD_RELAX_PER_H[0], 150.0: QD_RELAX_PER_H[1]}, temp) / HOUR
-            if q > 1e-15:
-                inflow = to_q / q
-                d[n_species] = relax * (d_end - d_q) + inflow * (d_start - d_q)
-                d[n_species + 1] = relax * (_interp_t(QD_SIGMA_END, temp) - sig) + inflow * (
-                    QD_SIGMA_START - sig)
-                d[n_species + 2] = 1.0 / HOUR - inflow * age
-            else:
-                d[n_species] = 0.0
-                # before any QD exists their would-be size tracks the starting size
-                d[n_species] = (d_start - d_q) / 60.0
-            return d
-
-        return deriv
-
-    def _scale(self) -> list[float]:
+    def _scale(self) -> np.ndarray:
         scale = max(self.te0_mol, 1e-12)
-        return [0.01 * scale] * len(_SPECIES) + [0.05, 0.01, 0.5]
+        return np.array([0.01 * scale] * len(_SPECIES) + [0.05, 0.01, 0.5])
 
     def step_limit_s(self, model, temperature_c: float) -> float:
         if self.control.next_h is not None:
             return self.control.next_h
         # first step after a change: a few per cent of the fastest relative rate
-        dy = self._make_deriv(model)(self.y, temperature_c)
-        return step_from_rates(self.y, dy, self._scale(), fraction=0.03, floor_s=0.5,
+        dy = self._make_deriv(model)(np.array(self.y), temperature_c)
+        return step_from_rates(self.y, dy.tolist(), self._scale(), fraction=0.03, floor_s=0.5,
                                ceiling_s=1800.0)
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
-        y = self.control.step(self._make_deriv(model), self.y, dt_s, t0_c, tmid_c, t1_c,
-                              self._scale())
+        y = self.control.step(self._make_deriv(model), np.array(self.y), dt_s, t0_c, tmid_c,
+                              t1_c, self._scale())
         n = len(_SPECIES)
-        self.y = clamp_nonnegative(y[:n]) + y[n:]
+        self.y = np.maximum(y[:n], 0.0).tolist() + y[n:].tolist()
 
     def scale(self, keep: float) -> None:
         self.control.reset()

@@ -85,8 +85,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import spectra
-from .base import Process, StepControl, clamp_nonnegative, step_from_rates
+import numpy as np
+
+from . import kinetics, spectra
+from .base import Process, StepControl, step_from_rates
 from .materials import AVOGADRO, HC_EV_NM, SEMICONDUCTORS, arrhenius
 
 FOUR_PI_3 = 4.0 * math.pi / 3.0
@@ -184,7 +186,10 @@ class Population:
 
     @property
     def radius_nm(self) -> float:
-        return self.radii_nm()[2]
+        """Outer radius (what :meth:`radii_nm` gives last, without the inner ones)."""
+        if self.n_mol <= 0:
+            return NUCLEUS_RADIUS_NM
+        return (self.volume_nm3() / FOUR_PI_3) ** (1.0 / 3.0)
 
     def effective_diameter_nm(self) -> float:
         r0, r1, r2 = self.radii_nm()
@@ -275,32 +280,27 @@ def _k(params, temperature_c):
     return arrhenius(params[0], params[1], temperature_c, params[2])
 
 
-class _Rates:
-    """Rate constants at one temperature (memoised: RK4 asks for the same T twice)."""
-
-    __slots__ = ("temp", "ads", "ads_zn", "surf", "surf_zn", "rip", "dope", "hom_cds",
-                 "hom_zns", "hom_cdse")
-
-    #: (attribute, k_ref, −Ea/R, 1/T_ref): :func:`~.materials.arrhenius` per constant,
-    #: its temperature-independent parts computed once (this runs twice per sub-step)
-    _TERMS = tuple((name, k, -ea * 1e3 / 8.314462618, 1.0 / (ref + 273.15)) for name, (k, ea, ref) in (
-        ("ads", K_ADS), ("ads_zn", K_ADS_ZN), ("surf", K_SURF), ("surf_zn", K_SURF_ZN),
-        ("rip", K_RIPEN), ("dope", K_DOPE), ("hom_cds", K_HOM["CdS"]),
-        ("hom_zns", K_HOM["ZnS"]), ("hom_cdse", K_HOM["CdSe"])))
-
-    def __init__(self, temp):
-        self.temp = temp
-        inv = 1.0 / (temp + 273.15)
-        exp = math.exp
-        for name, k_ref, minus_ea_r, inv_ref in self._TERMS:
-            setattr(self, name, k_ref * exp(minus_ea_r * (inv - inv_ref)))
-
-
 #: monomer pools (CdS, ZnS, CdSe) follow the free species in the state vector
 _MONOMERS = ("CdS", "ZnS", "CdSe")
 #: population field a monomer deposits into: [material][core is CdSe] (1 core, 2 CdS, 3 ZnS)
-_GROWTH_FIELD = ((1, 2), (3, 3), (1, 1))
+_GROWTH_FIELD = kinetics.GROWTH_FIELD
 _HEAD = len(_FREE) + len(_MONOMERS)
+assert (_HEAD, _FIELDS) == (kinetics.GROWTH_HEAD, kinetics.GROWTH_FIELDS)
+
+#: the compiled derivative's constants (see :mod:`.kinetics`, which holds the equations)
+_KINETIC_CONSTANTS = kinetics.parameter_vector(kinetics.GROWTH_CONSTANTS, {
+    "surface_capacity_ml": SURFACE_CAPACITY_ML, "small_fraction": SMALL_FRACTION,
+    "lsw_width": LSW_WIDTH, "mn_capacity": MN_CAPACITY, "doping_ripening": DOPING_RIPENING,
+    "nucleation_j0": NUCLEATION_J0_MOL_L_S, "nucleation_order": NUCLEATION_ORDER,
+    "v_cds": SEMICONDUCTORS["CdS"].unit_volume_nm3, "v_zns": SEMICONDUCTORS["ZnS"].unit_volume_nm3,
+    "t_ml": SEMICONDUCTORS["CdS"].monolayer_nm,
+    "u_nuc_cds": FOUR_PI_3 * NUCLEUS_RADIUS_NM ** 3 / SEMICONDUCTORS["CdS"].unit_volume_nm3,
+    "u_nuc_cdse": FOUR_PI_3 * NUCLEUS_RADIUS_NM ** 3 / SEMICONDUCTORS["CdSe"].unit_volume_nm3,
+    "four_pi_na": 4.0 * math.pi * AVOGADRO * 1e-18}, [{
+        "ads": K_ADS, "ads_zn": K_ADS_ZN, "surf": K_SURF, "surf_zn": K_SURF_ZN,
+        "ripen": K_RIPEN, "dope": K_DOPE, "hom_cds": K_HOM["CdS"], "hom_zns": K_HOM["ZnS"],
+        "hom_cdse": K_HOM["CdSe"]}[name] for name in kinetics.GROWTH_RATES])
+assert len(_KINETIC_CONSTANTS) == kinetics.GROWTH_CONDITIONS
 
 
 class NanocrystalProcess(Process):
@@ -312,12 +312,11 @@ class NanocrystalProcess(Process):
         self.populations: list[Population] = []
         #: monomer (mol) in solution, by material
         self.monomer_mol = {m: 0.0 for m in _MONOMERS}
-        self._rates: dict[float, _Rates] = {}
         self._cached = None     # (packed y, T, dy) from the last step-limit evaluation
         self.control = StepControl(floor_s=0.05, ceiling_s=1800.0)
         #: per monomer material: quasi-steady this step, and the pool that implies
         self._qss = [False, False, False]
-        self._qss_pool = [0.0, 0.0, 0.0]
+        self._qss_pool = np.zeros(3)   # written by the derivative (kinetics.growth_derivative)
         self._qss_time: float | None = None
         self._deriv = None      # (what it was built for, derivative): see _make_deriv
 
@@ -340,17 +339,22 @@ class NanocrystalProcess(Process):
 
     def _supplies(self, liquid) -> bool:
         """Can anything react (beyond ripening)?"""
-        cd, s, zn, se, mn = self._free(liquid)
-        have = any(p.n_mol > 0 for p in self.populations)
-        return ((cd > TRACE_MOL or zn > TRACE_MOL) and (s > TRACE_MOL or se > TRACE_MOL)) or (
-            have and (mn > TRACE_MOL or cd > TRACE_MOL or zn > TRACE_MOL)) or any(
-            p.ads_cd_mol > TRACE_MOL or p.ads_zn_mol > TRACE_MOL for p in self.populations) or any(
-            v > TRACE_MOL for v in self.monomer_mol.values())
+        mol = liquid.mol
+        cation = mol.get("Cd", 0.0) > TRACE_MOL or mol.get("Zn", 0.0) > TRACE_MOL
+        if cation and (mol.get("S", 0.0) > TRACE_MOL or mol.get("Se", 0.0) > TRACE_MOL):
+            return True
+        for p in self.populations:
+            if p.ads_cd_mol > TRACE_MOL or p.ads_zn_mol > TRACE_MOL:
+                return True
+            if p.n_mol > 0 and (cation or mol.get("Mn", 0.0) > TRACE_MOL):
+                return True
+        return any(v > TRACE_MOL for v in self.monomer_mol.values())
 
     def _quiescent(self, liquid) -> bool:
         """No anion, dopant or monomer: only cation adsorption and ripening can happen."""
-        _, s, _, se, mn = self._free(liquid)
-        return (s <= TRACE_MOL and se <= TRACE_MOL and mn <= TRACE_MOL
+        mol = liquid.mol
+        return (mol.get("S", 0.0) <= TRACE_MOL and mol.get("Se", 0.0) <= TRACE_MOL
+                and mol.get("Mn", 0.0) <= TRACE_MOL
                 and all(v <= TRACE_MOL for v in self.monomer_mol.values()))
 
     def active(self, model) -> bool:
@@ -387,24 +391,16 @@ class NanocrystalProcess(Process):
         if (cd > 0 and se > 0) or self.monomer_mol["CdSe"] > 0:
             self._nucleation_slot("CdSe")
 
-    def _k(self, temp: float) -> _Rates:
-        r = self._rates.get(temp)
-        if r is None:
-            if len(self._rates) > 8:
-                self._rates.clear()
-            r = self._rates[temp] = _Rates(temp)
-        return r
-
     # -- dynamics -------------------------------------------------------------------------
-    def _pack(self, liquid) -> list[float]:
+    def _pack(self, liquid) -> np.ndarray:
         y = self._free(liquid) + [self.monomer_mol[m] for m in _MONOMERS]
         for p in self.populations:
             y += [p.n_mol, p.core_units_mol, p.cds_shell_mol, p.zns_shell_mol, p.sigma_nm,
                   p.ads_cd_mol, p.ads_zn_mol, p.mn_mol]
-        return y
+        return np.array(y)
 
-    def _unpack(self, y, liquid) -> None:
-        y = clamp_nonnegative(y)
+    def _unpack(self, y: np.ndarray, liquid) -> None:
+        y = np.maximum(y, 0.0).tolist()
         for name, v in zip(_FREE, y, strict=False):
             if v > 0 or name in liquid.mol:
                 liquid.mol[name] = v
@@ -428,165 +424,29 @@ class NanocrystalProcess(Process):
             made = self._deriv = (key, self._build_deriv(model))
         return made[1]
 
-    def _build_deriv(self, model):
+    def _build_deriv(self, model) -> kinetics.Derivative:
+        """Bind the compiled growth derivative to the present conditions."""
         pops = self.populations
-        npop = len(pops)
-        cores = [p.core for p in pops]
-        v_core = [SEMICONDUCTORS[c].unit_volume_nm3 for c in cores]
-        v_cds = SEMICONDUCTORS["CdS"].unit_volume_nm3
-        v_zns = SEMICONDUCTORS["ZnS"].unit_volume_nm3
-        t_ml = SEMICONDUCTORS["CdS"].monolayer_nm
         litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
         amine = 1.0 + AMINE_ACTIVATION_PER_M * model.liquid.concentration_mol_l("OAm")
-        surf_activation = amine / SURFACE_AMINE_REFERENCE
-        slots = {p.extra.get("nucleating"): i for i, p in enumerate(pops)
-                 if p.extra.get("nucleating")}
-        doped_ok = [c == "CdS" for c in cores]
-        u_nuc = {m: FOUR_PI_3 * NUCLEUS_RADIUS_NM ** 3 / SEMICONDUCTORS[m].unit_volume_nm3
-                 for m in ("CdS", "CdSe")}
-        c_crit = [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
-        g_mat = [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
-        four_pi_na = 4.0 * math.pi * AVOGADRO * 1e-18
-        qss = self._qss
-        any_qss = any(qss)
-        qss_pool = self._qss_pool
+        conditions = [len(pops), litres, amine, amine / SURFACE_AMINE_REFERENCE]
+        conditions += [MONOMER_CRITICAL_MOL_L[m] * litres for m in _MONOMERS]
+        conditions += [GROWTH_MOL_M2_S[m] for m in _MONOMERS]
+        conditions += [1.0 if q else 0.0 for q in self._qss]
+        slots = [-1.0, -1.0]           # nucleation slots of CdS and CdSe
+        for i, p in enumerate(pops):
+            nucleating = p.extra.get("nucleating")
+            if nucleating in ("CdS", "CdSe"):
+                slots[nucleating == "CdSe"] = i
+        conditions += slots
+        for p in pops:
+            conditions += [SEMICONDUCTORS[p.core].unit_volume_nm3,
+                           1.0 if p.core == "CdSe" else 0.0,
+                           1.0 if p.core == "CdS" else 0.0]      # Mn dopes CdS cores
+        return kinetics.Derivative(kinetics.GROWTH, np.array(_KINETIC_CONSTANTS + conditions),
+                                   self._qss_pool)
 
-        def deriv(y, temp):
-            k = self._k(temp)
-            cd = y[0] if y[0] > 0 else 0.0
-            s = y[1] if y[1] > 0 else 0.0
-            zn = y[2] if y[2] > 0 else 0.0
-            se = y[3] if y[3] > 0 else 0.0
-            mnf = y[4] if y[4] > 0 else 0.0
-            d = [0.0] * len(y)
-            radii = [0.0] * npop
-            areas = [0.0] * npop
-            caps = [0.0] * npop
-            ads_total = 0.0
-            for i in range(npop):
-                b = _HEAD + _FIELDS * i
-                n = y[b]
-                if n <= 0.0:
-                    continue
-                vol = (max(y[b + 1], 0.0) * v_core[i] + max(y[b + 2], 0.0) * v_cds
-                       + max(y[b + 3], 0.0) * v_zns) / n
-                r = (vol / FOUR_PI_3) ** (1.0 / 3.0)
-                radii[i] = r
-                areas[i] = n * four_pi_na * r * r
-                caps[i] = SURFACE_CAPACITY_ML * n * FOUR_PI_3 * ((r + t_ml) ** 3 - r ** 3) / v_cds
-                ads_total += max(y[b + 5], 0.0) + max(y[b + 6], 0.0)
-            a_tot = sum(areas)
-            r_max = max(radii) if npop else 0.0
-            cations = ads_total + cd + zn
-            f_s = min(1.0, s / cations) if cations > 0 else 0.0
-            # homogeneous monomer formation (first order in the limiting precursor)
-            h_cds = k.hom_cds * amine * cd * f_s
-            h_zns = k.hom_zns * amine * zn * f_s
-            h_cdse = k.hom_cdse * (cd if cd < se else se)
-            d[0] -= h_cds + h_cdse
-            d[1] -= h_cds + h_zns
-            d[2] -= h_zns
-            d[3] -= h_cdse
-            d[5] += h_cds
-            d[6] += h_zns
-            d[7] += h_cdse
-            sat = [y[5] / c_crit[0], y[6] / c_crit[1], y[7] / c_crit[2]]
-            for i in range(npop):
-                n = y[_HEAD + _FIELDS * i]
-                if n <= 0.0:
-                    continue
-                b = _HEAD + _FIELDS * i
-                r = radii[i]
-                a_cd = y[b + 5] if y[b + 5] > 0 else 0.0
-                a_zn = y[b + 6] if y[b + 6] > 0 else 0.0
-                share = areas[i] / a_tot
-                room = 1.0 - (a_cd + a_zn) / caps[i]
-                if room < 0.0:
-                    room = 0.0
-                # SILAR: cations adsorb on the surface, anions react with adsorbed cations
-                ads_cd = k.ads * surf_activation * cd * share * room
-                ads_zn = k.ads_zn * surf_activation * zn * share * room
-                rx_cd = k.surf * surf_activation * a_cd * f_s
-                rx_zn = k.surf_zn * surf_activation * a_zn * f_s
-                d[0] -= ads_cd
-                d[2] -= ads_zn
-                d[1] -= rx_cd + rx_zn
-                d[b + 5] += ads_cd - rx_cd
-                d[b + 6] += ads_zn - rx_zn
-                d[b + 2] += rx_cd
-                d[b + 3] += rx_zn
-                # growth from monomer in solution (pools in quasi-steady state: below)
-                a_i = areas[i]
-                g_cds = 0.0 if qss[0] else g_mat[0] * a_i * sat[0]
-                g_zns = 0.0 if qss[1] else g_mat[1] * a_i * sat[1]
-                g_cdse = 0.0 if qss[2] else g_mat[2] * a_i * sat[2]
-                if cores[i] == "CdSe":
-                    d[b + 1] += g_cdse
-                    d[b + 2] += g_cds
-                else:
-                    d[b + 1] += g_cds + g_cdse
-                d[b + 3] += g_zns
-                d[5] -= g_cds
-                d[6] -= g_zns
-                d[7] -= g_cdse
-                # Ostwald ripening (LSW): large populations coarsen, small ones dissolve
-                rate = k.rip / (r * r * r)
-                if r < SMALL_FRACTION * r_max:
-                    frac = 3.0 * rate
-                    d[b] -= n * frac
-                    lost_core = max(y[b + 1], 0.0) * frac
-                    d[b + 1] -= lost_core
-                    d[7 if cores[i] == "CdSe" else 5] += lost_core
-                    lost = max(y[b + 2], 0.0) * frac
-                    d[b + 2] -= lost
-                    d[5] += lost
-                    lost = max(y[b + 3], 0.0) * frac
-                    d[b + 3] -= lost
-                    d[6] += lost
-                else:
-                    d[b] -= n * rate
-                    d[b + 4] += 2.0 * (LSW_WIDTH * r - y[b + 4]) * rate
-                # Mn doping of CdS-based particles, with dopant-induced ripening
-                if mnf > 0.0 and (doped_ok[i] or y[b + 2] > 0):
-                    per_dot = max(y[b + 7], 0.0) / n
-                    up = k.dope * (mnf / litres) * n * max(0.0, MN_CAPACITY - per_dot)
-                    d[4] -= up
-                    d[b + 7] += up
-                    d[b] -= DOPING_RIPENING * up
-                    d[b + 4] += 0.5 * (LSW_WIDTH * r - y[b + 4]) * DOPING_RIPENING * up / n
-            if any_qss and a_tot > 0.0:
-                # quasi-steady pools: everything formed (or dissolved) deposits at once,
-                # shared by surface area; the pool holds c_crit·P/(g·A)
-                for j in range(3):
-                    if not qss[j]:
-                        continue
-                    supply = d[5 + j] if d[5 + j] > 0.0 else 0.0
-                    qss_pool[j] = supply * c_crit[j] / (g_mat[j] * a_tot)
-                    d[5 + j] = 0.0
-                    if supply == 0.0:
-                        continue
-                    for i in range(npop):
-                        if areas[i] <= 0.0:
-                            continue
-                        b = _HEAD + _FIELDS * i
-                        d[b + _GROWTH_FIELD[j][cores[i] == "CdSe"]] += supply * areas[i] / a_tot
-            # nucleation (LaMer): only above the critical monomer concentration
-            for mat, idx in (("CdS", 0), ("CdSe", 2)):
-                if qss[idx]:
-                    continue
-                excess = sat[idx] - 1.0
-                slot = slots.get(mat)
-                if excess > 0.0 and slot is not None:
-                    j = NUCLEATION_J0_MOL_L_S * litres * excess ** NUCLEATION_ORDER
-                    b = _HEAD + _FIELDS * slot
-                    d[b] += j
-                    d[b + 1] += j * u_nuc[mat]
-                    d[5 + idx] -= j * u_nuc[mat]
-            return d
-
-        return deriv
-
-    def _atol(self, liquid) -> list[float]:
+    def _atol(self, liquid) -> np.ndarray:
         # below ~1 µmol (of a 0.1–0.2 mmol charge) a species' relative change does not
         # limit the step; its absolute error stays below ~1e-9 mol
         litres = max(liquid.volume_ml, 1e-3) * 1e-3
@@ -596,7 +456,7 @@ class NanocrystalProcess(Process):
             n = max(p.n_mol, 1e-9)
             units = max(p.core_units_mol + p.cds_shell_mol + p.zns_shell_mol, 1e-6)
             tol += [n, units, units, units, 0.05, units * 0.05, units * 0.05, n]
-        return tol
+        return np.array(tol)
 
     def _choose_qss(self, model, temperature_c: float) -> None:
         """Which monomer pools are in quasi-steady state for the coming step.
@@ -638,7 +498,7 @@ class NanocrystalProcess(Process):
             self._make_deriv(model)(self._pack(liquid), temperature_c)
         # otherwise the pools of the quasi-steady ones are those of the last evaluation
         # (the end of the previous step)
-        pools = list(self._qss_pool)
+        pools = self._qss_pool.tolist()
         choice = []
         for j, m in enumerate(_MONOMERS):
             c_crit = MONOMER_CRITICAL_MOL_L[m] * litres
@@ -707,7 +567,8 @@ class NanocrystalProcess(Process):
         y0 = self._pack(model.liquid)
         cached = self._cached
         # the step limit already evaluated the derivative here: reuse it as RK4's first stage
-        k1 = cached[2] if cached is not None and cached[1] == t0_c and cached[0] == y0 else None
+        k1 = (cached[2] if cached is not None and cached[1] == t0_c
+              and np.array_equal(cached[0], y0) else None)
         self._cached = None
         y = self.control.step(self._make_deriv(model), y0, dt_s, t0_c, tmid_c, t1_c,
                               self._atol(model.liquid), k1=k1)
@@ -717,8 +578,9 @@ class NanocrystalProcess(Process):
                 # the pool follows its quasi-steady level (the step's last derivative
                 # evaluation, at its end); what it gives up deposits, what it gains comes
                 # from the deposit: mass is conserved
-                self._deposit(j, self.monomer_mol[m] - self._qss_pool[j])
-                self.monomer_mol[m] = self._qss_pool[j]
+                pool = float(self._qss_pool[j])
+                self._deposit(j, self.monomer_mol[m] - pool)
+                self.monomer_mol[m] = pool
         for p in self.populations:
             if p.mn_mol > 0 and p.cds_shell_at_doping_nm is None:
                 r0, r1, _ = p.radii_nm()
