@@ -4,11 +4,13 @@ A :class:`Process` owns its state (particles, clusters, products) and reads or
 writes the free species of :class:`~photoreactor.sim_devices.reactor.liquid.Liquid`.
 The reactor advances all processes over one sub-step after the heat model has
 produced the exact contents temperature at the start, middle and end of the
-step — precisely the three points classical Runge–Kutta needs — so a process
-integrates with :func:`rk4` and a step limit from its own time scales
-(:func:`step_from_rates`): about a twentieth of the fastest relative rate.  That
-keeps the result independent of how the clock is chunked (1 s steps or a one-hour
-jump agree to ~1e-6) while letting slow, steady chemistry take large steps.
+step — precisely the three points classical Runge–Kutta needs.  The chemistry
+that runs for hours (nanocrystals, magic-sized clusters, cation exchange) steps
+with :class:`StepControl` (error-controlled RK4, its derivative and step compiled
+in :mod:`.kinetics`); the light, simple ones (photocatalysis, the D clusters) use
+:func:`rk4` with a step limit from their own time scales (:func:`step_from_rates`).
+Either way the result does not depend on how the clock is chunked (1-s steps or a
+one-hour jump agree to ~1e-6) while slow, steady chemistry takes large steps.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class StepControl:
     def first_stage(self, y: np.ndarray, t0_c: float) -> np.ndarray | None:
         """The derivative at ``(y, T)`` if the last step ended exactly there."""
         fsal = self._fsal
-        if fsal is not None and fsal[1] == t0_c and (fsal[0] is y or np.array_equal(fsal[0], y)):
+        if fsal is not None and fsal[1] == t0_c and fsal[0] == y.tolist():
             return fsal[2]
         return None
 
@@ -139,7 +141,7 @@ class StepControl:
         if self.next_h is not None and h < self.next_h and err < 1.0:
             proposed = max(proposed, self.next_h)     # a shortened step says nothing new
         self.next_h = min(self.ceiling_s, max(self.floor_s, proposed))
-        self._fsal = (y1, t1_c, k5)
+        self._fsal = (y1.tolist(), t1_c, k5)
         return y1
 
 

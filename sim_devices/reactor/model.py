@@ -33,9 +33,9 @@ temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps a
   contents to its setpoint, long steps hold it exactly (:meth:`_regulate`);
 * otherwise set by the chemistry: each active process controls its own local
   error (:class:`~.base.StepControl`, RK4 with its first-same-as-last
-  third-order estimate) and the stability of its stiff parts (monomer pool,
-  shell diffusion); inactive processes — nothing that can change — are
-  skipped; at most one hour.
+  third-order estimate; derivative and step compiled in :mod:`.kinetics`) and
+  the stability of its stiff parts (monomer pool, shell diffusion); inactive
+  processes — nothing that can change — are skipped; at most one hour.
 
 So a steady hot hour is three sub-steps, a 55 h photocatalysis jump at room
 temperature a few dozen, and advancing an hour in one call or in 3600

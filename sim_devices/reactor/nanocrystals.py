@@ -540,10 +540,11 @@ class NanocrystalProcess(Process):
             h = step_from_rates(y, dy, self._atol(model.liquid), fraction=0.03, floor_s=0.05,
                                 ceiling_s=1800.0)
         # explicit RK4 on a monomer pool is stable for h·λ < 2.78: keep a margin
-        litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
-        lam = max((GROWTH_MOL_M2_S[m] / (MONOMER_CRITICAL_MOL_L[m] * litres)
-                   for j, m in enumerate(_MONOMERS)
-                   if not self._qss[j] and self.monomer_mol[m] > 0), default=0.0)
+        lam = 0.0
+        for j, m in enumerate(_MONOMERS):
+            if self.monomer_mol[m] > 0 and not self._qss[j]:
+                litres = max(model.liquid.volume_ml, 1e-3) * 1e-3
+                lam = max(lam, GROWTH_MOL_M2_S[m] / (MONOMER_CRITICAL_MOL_L[m] * litres))
         if lam > 0:
             a_tot = sum(p.surface_area_m2() for p in self.populations if p.n_mol > 0)
             if a_tot > 0:
