@@ -271,7 +271,7 @@ class ExchangeProcess(Process):
         return model.liquid.get("DDT") > 0.3 * max(self.alloy.sites_mol(), 1e-30)
 
     def _stability_rate(self, model, temperature_c: float) -> float:
-        """Fastest relaxation rate of the shell diffusion (explicit RK4 needs h·λ < 2.8)."""
+        """Fastest relaxation rate of the shell diffusion (explicit Runge–Kutta needs h·λ ≲ 3)."""
         alloy = self.alloy
         a = self.alloy.ag_mol / max(alloy.sites_mol(), 1e-30)
         d_coef = interdiffusion_nm2_s(temperature_c, a, self._thiol(model))
@@ -305,13 +305,13 @@ class ExchangeProcess(Process):
             h = step_from_rates(y, dy, self._scale(), fraction=0.02, floor_s=0.05,
                                 ceiling_s=1800.0)
         lam = self._stability_rate(model, temperature_c)
-        if lam > 0:                 # explicit RK4 on the shell diffusion: stability bound
+        if lam > 0:                 # explicit Runge–Kutta on the shell diffusion: stability bound
             h = min(h, 2.0 / lam)
         return h
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
-        y = self.control.step(self._make_deriv(model), self._pack(model), dt_s, t0_c, tmid_c,
-                              t1_c, self._scale())
+        y = self.control.step(self._make_deriv(model), self._pack(model), dt_s, model,
+                              self._scale())
         self._unpack(y, model)
 
     def scale(self, keep: float) -> None:

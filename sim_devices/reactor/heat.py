@@ -252,8 +252,27 @@ class HeatModel:
             # reflux: the contents stay at the boiling point, the excess heat leaves as vapour
             end[2] = cap
             mid[2] = min(mid[2], cap)
+        self._last_step = (modes, y_star, dt_s, cap, self._y[2], end[2])
         self._y = end
         return self.ambient_c + mid[2], self.ambient_c + end[2]
+
+    def contents_within_last_step(self, fractions) -> list[float]:
+        """Contents temperature at ``fractions`` (0..1) of the last :meth:`advance` (exact
+        solution, capped at the boiling point) — for integrators with more than three
+        stages in a step."""
+        modes, y_star, dt_s, cap, start, end = self._last_step
+        lam, vec = self._lam, self._vec
+        v0, v1, v2 = vec[2]
+        out = []
+        for f in fractions:
+            if f == 0.0 or f == 1.0:          # exactly what the step started and ended at
+                out.append(self.ambient_c + (start if f == 0.0 else end))
+                continue
+            h = f * dt_s
+            t = (y_star[2] + v0 * (modes[0] * math.exp(lam[0] * h))
+                 + v1 * (modes[1] * math.exp(lam[1] * h)) + v2 * (modes[2] * math.exp(lam[2] * h)))
+            out.append(self.ambient_c + min(t, cap))
+        return out
 
     def time_constant_s(self) -> float:
         """Slowest relaxation time of the thermal system (s)."""

@@ -4,8 +4,8 @@ The phenomena — nanocrystal growth (:mod:`.nanocrystals`), CdTe magic-sized cl
 (:mod:`.msc`) and cation exchange (:mod:`.exchange`) — are described, calibrated and
 bookkept in their own modules.  Their time derivatives are evaluated some fifty times
 per virtual hour of active chemistry, which in plain Python cost ≈ 10 µs each; here
-they are compiled with numba (≈ 0.3 µs), together with the classical Runge–Kutta step
-and its error estimate (:func:`rk4_step`, the arithmetic of
+they are compiled with numba (≈ 0.3 µs), together with the Runge–Kutta step
+(Dormand–Prince 5(4)) and its error estimate (:func:`dormand_prince_step`, the arithmetic of
 :class:`~.base.StepControl`), so one sub-step of chemistry is one call.
 
 Self-contained on purpose
@@ -31,7 +31,7 @@ import numpy as np
 from numba import boolean, float64, int64, njit
 from numba.types import Tuple
 
-#: which derivative :func:`derivative` and :func:`rk4_step` evaluate
+#: which derivative :func:`derivative` and :func:`dormand_prince_step` evaluate
 GROWTH, CLUSTERS, EXCHANGE = 0, 1, 2
 
 GAS_CONSTANT = 8.314462618
@@ -411,29 +411,46 @@ def derivative(kind, y, temp, p, aux):  # pragma: no cover - compiled
     return exchange_derivative(y, temp, p, aux)
 
 
-@njit(Tuple((_ARR, _ARR, _F))(int64, _ARR, _F, _F, _F, _F, _ARR, _ARR, _ARR, _ARR, _F),
-      cache=True)
-def rk4_step(kind, y0, h, t0_c, tmid_c, t1_c, p, aux, k1, scale, rtol):  # pragma: no cover
-    """One classical Runge–Kutta step and the error estimate of :class:`~.base.StepControl`.
+#: where in a step (fraction of h) the Dormand–Prince stages evaluate the derivative:
+#: the temperatures passed to :func:`dormand_prince_step` are those at these points
+STAGE_NODES = (0.0, 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0)
 
-    ``k1`` is the derivative at the start if the caller has it (else an empty array).
-    Returns ``(y1, k5, err)``: the fourth-order solution, the derivative at its end and
-    ``h/6·max|k4 − k5| / (rtol·(|y1| + scale))``.
+
+@njit(Tuple((_ARR, _ARR, _F))(int64, _ARR, _F, _ARR, _ARR, _ARR, _ARR, _ARR, _F), cache=True)
+def dormand_prince_step(kind, y0, h, temps, p, aux, k1, scale, rtol):  # pragma: no cover
+    """One Dormand–Prince 5(4) step of ``y' = f(y, T)`` and its error estimate.
+
+    ``temps`` are the contents temperatures at :data:`STAGE_NODES` of the step (the
+    heat model's exact path).  ``k1`` is the derivative at the start if the caller has it (else an empty
+    array).  Returns ``(y1, k7, err)``: the fifth-order solution, the derivative at
+    its end (the next step's ``k1`` when nothing else changes the state: "first
+    same as last") and ``max|y1 − ŷ1| / (rtol·(|y1| + scale))`` with ``ŷ1`` the
+    embedded fourth-order solution.
     """
     if k1.size == 0:
-        k1 = derivative(kind, y0, t0_c, p, aux)
-    k2 = derivative(kind, y0 + (0.5 * h) * k1, tmid_c, p, aux)
-    k3 = derivative(kind, y0 + (0.5 * h) * k2, tmid_c, p, aux)
-    k4 = derivative(kind, y0 + h * k3, t1_c, p, aux)
-    h6 = h / 6.0
-    y1 = y0 + h6 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    k5 = derivative(kind, y1, t1_c, p, aux)
+        k1 = derivative(kind, y0, temps[0], p, aux)
+    k2 = derivative(kind, y0 + h * (1.0 / 5.0) * k1, temps[1], p, aux)
+    k3 = derivative(kind, y0 + h * (3.0 / 40.0 * k1 + 9.0 / 40.0 * k2), temps[2], p, aux)
+    k4 = derivative(kind, y0 + h * (44.0 / 45.0 * k1 - 56.0 / 15.0 * k2 + 32.0 / 9.0 * k3),
+                    temps[3], p, aux)
+    k5 = derivative(kind, y0 + h * (19372.0 / 6561.0 * k1 - 25360.0 / 2187.0 * k2
+                                    + 64448.0 / 6561.0 * k3 - 212.0 / 729.0 * k4),
+                    temps[4], p, aux)
+    k6 = derivative(kind, y0 + h * (9017.0 / 3168.0 * k1 - 355.0 / 33.0 * k2
+                                    + 46732.0 / 5247.0 * k3 + 49.0 / 176.0 * k4
+                                    - 5103.0 / 18656.0 * k5), temps[5], p, aux)
+    y1 = y0 + h * (35.0 / 384.0 * k1 + 500.0 / 1113.0 * k3 + 125.0 / 192.0 * k4
+                   - 2187.0 / 6784.0 * k5 + 11.0 / 84.0 * k6)
+    k7 = derivative(kind, y1, temps[5], p, aux)
+    e = h * ((35.0 / 384.0 - 5179.0 / 57600.0) * k1 + (500.0 / 1113.0 - 7571.0 / 16695.0) * k3
+             + (125.0 / 192.0 - 393.0 / 640.0) * k4 + (-2187.0 / 6784.0 + 92097.0 / 339200.0) * k5
+             + (11.0 / 84.0 - 187.0 / 2100.0) * k6 - 1.0 / 40.0 * k7)
     err = 0.0
     for i in range(y0.size):
-        e = abs(k4[i] - k5[i]) / (rtol * (abs(y1[i]) + scale[i]))
-        if e > err:
-            err = e
-    return y1, k5, err * h6
+        v = abs(e[i]) / (rtol * (abs(y1[i]) + scale[i]))
+        if v > err:
+            err = v
+    return y1, k7, err
 
 
 NO_STAGE = np.empty(0)
@@ -459,3 +476,4 @@ def parameter_vector(names: tuple, values: dict, *tables) -> list:
     for t in tables:
         out += [float(v) for row in t for v in row]
     return out
+

@@ -32,8 +32,8 @@ temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps a
 * unbounded by heat in *held regulation* — once the controller has brought the
   contents to its setpoint, long steps hold it exactly (:meth:`_regulate`);
 * otherwise set by the chemistry: each active process controls its own local
-  error (:class:`~.base.StepControl`, RK4 with its first-same-as-last
-  third-order estimate; derivative and step compiled in :mod:`.kinetics`) and
+  error (:class:`~.base.StepControl`, Dormand–Prince 5(4), first same as
+  last; derivative and step compiled in :mod:`.kinetics`) and
   the stability of its stiff parts (monomer pool, shell diffusion); inactive
   processes — nothing that can change — are skipped; at most one hour.
 
@@ -279,6 +279,12 @@ class ReactorModel(Reactor):
     # -- Reactor hooks ----------------------------------------------------------------------
     def temperature_c_now(self) -> float:
         return self.heat.contents_c
+
+    def temperatures_within_step(self, fractions) -> list[float]:
+        """Contents temperature at ``fractions`` of the sub-step being taken (for a
+        process's :meth:`~.base.Process.advance` whose integrator has stages between
+        the start, middle and end it is given): the heat model's exact path."""
+        return self.heat.contents_within_last_step(fractions)
 
     def _disturb_heat(self) -> None:
         """Something changed the heat balance: the regulation is sampled finely again."""

@@ -220,8 +220,8 @@ class MSCProcess(Process):
                                ceiling_s=1800.0)
 
     def advance(self, model, dt_s, t0_c, tmid_c, t1_c) -> None:
-        y = self.control.step(self._make_deriv(model), np.array(self.y), dt_s, t0_c, tmid_c,
-                              t1_c, self._scale())
+        y = self.control.step(self._make_deriv(model), np.array(self.y), dt_s, model,
+                              self._scale())
         n = len(_SPECIES)
         self.y = np.maximum(y[:n], 0.0).tolist() + y[n:].tolist()
 

@@ -539,7 +539,7 @@ class NanocrystalProcess(Process):
             self._cached = (y, temperature_c, dy)
             h = step_from_rates(y, dy, self._atol(model.liquid), fraction=0.03, floor_s=0.05,
                                 ceiling_s=1800.0)
-        # explicit RK4 on a monomer pool is stable for h·λ < 2.78: keep a margin
+        # explicit Runge–Kutta on a monomer pool is stable for h·λ ≲ 3: keep a margin
         lam = 0.0
         for j, m in enumerate(_MONOMERS):
             if self.monomer_mol[m] > 0 and not self._qss[j]:
@@ -567,12 +567,12 @@ class NanocrystalProcess(Process):
         self._choose_qss(model, t0_c)
         y0 = self._pack(model.liquid)
         cached = self._cached
-        # the step limit already evaluated the derivative here: reuse it as RK4's first stage
+        # the step limit already evaluated the derivative here: reuse it as the first stage
         k1 = (cached[2] if cached is not None and cached[1] == t0_c
               and np.array_equal(cached[0], y0) else None)
         self._cached = None
-        y = self.control.step(self._make_deriv(model), y0, dt_s, t0_c, tmid_c, t1_c,
-                              self._atol(model.liquid), k1=k1)
+        y = self.control.step(self._make_deriv(model), y0, dt_s, model, self._atol(model.liquid),
+                              k1=k1)
         self._unpack(y, model.liquid)
         for j, m in enumerate(_MONOMERS):
             if self._qss[j]:

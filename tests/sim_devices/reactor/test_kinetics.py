@@ -34,23 +34,67 @@ def test_arrhenius_is_the_textbook_formula():
     assert kinetics.arrhenius(2.0, 100.0, 240.0, 240.0) == 2.0
 
 
-def test_rk4_step_matches_the_exponential_and_reports_its_error():
-    """Pure first-order decay (the exchange's Ag uptake, alone): the RK4 step of one
-    time constant is within its known truncation error of e⁻¹, and the estimate the
-    step control uses is of the size of the third-order error."""
+def _ag_uptake_only():
+    """The exchange derivative with free Ag and nothing else: pure first-order uptake."""
     from photoreactor.sim_devices.reactor.exchange import _KINETIC_CONSTANTS, SHELLS
 
-    shells = SHELLS
-    edges = list(np.linspace(0.0, 2.0, shells + 1))
-    vf = [1.0 / shells] * shells
-    p = np.array(_KINETIC_CONSTANTS + [shells, 1.0, 8.0, 0.0, 0.0, 1.0] + edges + vf)
-    y0 = np.zeros(shells + 5)
-    y0[shells + 1] = 1.0                                   # free Ag, nothing else
+    edges = list(np.linspace(0.0, 2.0, SHELLS + 1))
+    p = np.array(_KINETIC_CONSTANTS + [SHELLS, 1.0, 8.0, 0.0, 0.0, 1.0] + edges
+                 + [1.0 / SHELLS] * SHELLS)
+    y0 = np.zeros(SHELLS + 5)
+    y0[SHELLS + 1] = 1.0
     tau = 1.0 / _KINETIC_CONSTANTS[kinetics.EXCHANGE_CONSTANTS.index("k_ag_uptake")]
-    y1, k5, err = kinetics.rk4_step(kinetics.EXCHANGE, y0, tau, 25.0, 25.0, 25.0, p,
-                                    kinetics.NO_STAGE, kinetics.NO_STAGE, np.ones(y0.size),
-                                    1e-3)
-    assert y1[shells + 1] == pytest.approx(1 - 1 + 1 / 2 - 1 / 6 + 1 / 24, rel=1e-12)
-    assert y1[shells + 1] + y1[shells + 2] == pytest.approx(1.0, rel=1e-12)   # Ag conserved
-    assert k5[shells + 1] == pytest.approx(-y1[shells + 1] / tau, rel=1e-12)
-    assert 1.0 < err < 100.0          # |k4 − k5|·τ/6 ≈ 1/24 of ~1, over rtol 1e-3
+    return p, y0, tau, SHELLS + 1
+
+
+def _integrate(p, y0, t_end, n):
+    y, err = y0, 0.0
+    for _ in range(n):
+        y, _, e = kinetics.dormand_prince_step(kinetics.EXCHANGE, y, t_end / n, np.full(6, 25.0),
+                                               p, kinetics.NO_STAGE, kinetics.NO_STAGE,
+                                               np.ones(y0.size), 1e-3)
+        err = max(err, e)
+    return y, err
+
+
+def test_dormand_prince_step_is_fifth_order_and_conserves():
+    """Free Ag taken up by the particles (first order, one time constant τ): the global
+    error falls 2⁵× per halving of the step (a wrong tableau entry would break the
+    order), the total Ag is conserved, and the error estimate (fourth-order companion)
+    shrinks like h⁵ too."""
+    p, y0, tau, ag = _ag_uptake_only()
+    exact = math.exp(-1.0)
+    (y4, e4), (y8, e8) = _integrate(p, y0, tau, 4), _integrate(p, y0, tau, 8)
+    ratio = abs(y4[ag] - exact) / abs(y8[ag] - exact)
+    assert 24.0 < ratio < 40.0
+    assert y8[ag] == pytest.approx(exact, rel=1e-6)
+    assert y8[ag] + y8[ag + 1] == pytest.approx(1.0, rel=1e-12)
+    assert 20.0 < e4 / e8 < 45.0
+
+
+def test_the_step_follows_the_temperature_at_its_stages():
+    """Each stage sees the temperature at its own point of the step: a rate that depends
+    on T integrates along the path — here TOP extracting Ag (Arrhenius) during a linear
+    ramp 40 → 60 °C."""
+    from photoreactor.sim_devices.reactor.exchange import _KINETIC_CONSTANTS, SHELLS
+
+    consts = dict(zip(kinetics.EXCHANGE_CONSTANTS, _KINETIC_CONSTANTS, strict=True))
+    edges = list(np.linspace(0.0, 2.0, SHELLS + 1))
+    p = np.array(_KINETIC_CONSTANTS + [SHELLS, 1.0, 8.0, 0.0, 1.0, 1.0] + edges
+                 + [1.0 / SHELLS] * SHELLS)
+    y0 = np.zeros(SHELLS + 5)
+    y0[SHELLS + 2] = 1.0                                 # Ag in the particles, TOP present
+    h = 600.0
+    ramp = np.array([40.0 + 20.0 * c for c in kinetics.STAGE_NODES])
+    y1, _, _ = kinetics.dormand_prince_step(kinetics.EXCHANGE, y0, h, ramp, p,
+                                            kinetics.NO_STAGE, kinetics.NO_STAGE,
+                                            np.ones(y0.size), 1e-3)
+    ts = np.linspace(0.0, h, 20001)
+    rate = [kinetics.arrhenius(consts["k_ag_ext"], consts["k_ag_ext_ea"], 40.0 + 20.0 * t / h,
+                               consts["k_ag_ext_ref_c"]) for t in ts]
+    exact = math.exp(-np.trapezoid(rate, ts))
+    assert y1[SHELLS + 2] == pytest.approx(exact, rel=1e-5)      # one 10-min step, rate ×4
+    flat, _, _ = kinetics.dormand_prince_step(kinetics.EXCHANGE, y0, h, np.full(6, 50.0), p,
+                                              kinetics.NO_STAGE, kinetics.NO_STAGE,
+                                              np.ones(y0.size), 1e-3)
+    assert abs(flat[SHELLS + 2] / exact - 1) > 1e-3           # the ramp really matters

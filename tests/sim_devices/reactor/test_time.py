@@ -26,7 +26,11 @@ def _a1_growth(make, frozen, chunk_s, law):
 
 
 def test_growth_at_constant_power_is_independent_of_chunking(make, frozen):
-    """Heat is solved exactly per sub-step and chemistry by RK4: 1 jump == 3600 steps."""
+    """Heat is solved exactly per sub-step and chemistry by error-controlled Runge–Kutta:
+    1 jump == 3600 steps.  What remains (rtol-independent: the same at rtol 1e-8) comes
+    from the bookkeeping decided at sub-step boundaries — the nucleation episode's end,
+    the monomer pool turning quasi-steady — which lands up to a step apart: ≈ 3e-5 on
+    the particle number fixed in the nucleation burst, 1e-5 on the radius, 3e-6 on E1."""
     from photoreactor.sim_devices.reactor import ReactorModel
 
     results = []
@@ -40,8 +44,9 @@ def test_growth_at_constant_power_is_independent_of_chunking(make, frozen):
         results.append(model.state())
     one, many = results
     assert one["e1_nm"] > 420.0          # the cores really grew during the hour
-    for key in ("e1_nm", "radius_nm", "temperature_c", "particles_nmol"):
-        assert one[key] == pytest.approx(many[key], rel=1e-5), key
+    for key, rel in (("e1_nm", 1e-5), ("temperature_c", 1e-5), ("radius_nm", 3e-5),
+                     ("particles_nmol", 1e-4)):
+        assert one[key] == pytest.approx(many[key], rel=rel), key
     assert one["species_mmol"]["S"] == pytest.approx(many["species_mmol"]["S"], rel=1e-5)
 
 
