@@ -136,12 +136,35 @@ class _EmbeddedApp:
         self.key = key
         self.context = context
         self.users = 0
+        self.pid = os.getpid()
 
 
 #: one in-process Tiled app per embedded catalog in this process (see make_client)
 _APPS: dict[Path, _EmbeddedApp] = {}
 #: serialises starting and stopping those apps
 _APPS_LOCK = threading.Lock()
+
+
+def _forget_apps_after_fork() -> None:
+    """In a forked child: the parent's apps are unusable here (their event-loop threads and
+    the database connections' worker threads were not copied), and the lock may have been
+    held by another thread at the fork.  Tiled's per-process registries of database engines
+    and storage pools are dropped too — not disposed: that would act on the parent's
+    connections — or the child's first app would reuse the parent's engine and its start-up
+    would wait forever on a connection thread that does not exist here."""
+    global _APPS_LOCK
+    _APPS_LOCK = threading.Lock()
+    _APPS.clear()
+    pools = sys.modules.get("tiled.server.connection_pool")
+    if pools is not None:
+        pools._connection_pools.clear()
+    storage = sys.modules.get("tiled.storage")
+    if storage is not None:
+        for registry in ("_SQL_STORAGE_INSTANCES", "_STORAGE", "_STORAGE_REFCOUNTS"):
+            getattr(storage, registry, {}).clear()
+
+
+os.register_at_fork(after_in_child=_forget_apps_after_fork)
 
 
 class EmbeddedLease:
@@ -154,8 +177,8 @@ class EmbeddedLease:
 
     def close(self) -> None:
         app, self._app = self._app, None
-        if app is None:
-            return          # released already
+        if app is None or app.pid != os.getpid():
+            return          # released already, or inherited through a fork: not ours to stop
         with _APPS_LOCK:
             app.users -= 1
             if app.users > 0:
@@ -212,6 +235,9 @@ def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
     other is using.  The hang has nothing to do with the worker being forked (it
     happens with two threads of one process), so neither the "spawn" start method nor
     a longer wait would fix it.
+
+    After a fork the child starts its own app (the parent's event-loop threads do not
+    exist there; see :func:`_forget_apps_after_fork`).
     """
     kind = (config or {}).get("kind", "embedded")
     with warnings.catch_warnings():
@@ -223,7 +249,7 @@ def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
             _init_embedded(data_dir)
             with _APPS_LOCK:
                 app = _APPS.get(data_dir)
-                if app is None:
+                if app is None or app.pid != os.getpid():
                     app = _APPS[data_dir] = _EmbeddedApp(data_dir, _start_app(data_dir))
                 app.users += 1
             closer = EmbeddedLease(app)

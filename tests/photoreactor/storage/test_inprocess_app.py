@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import time
 
@@ -121,3 +122,38 @@ def test_the_app_stops_when_its_last_client_is_released(tmp_path):
         assert len(c3) == 0 and lease3.context is not lease1.context
     finally:
         lease3.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_app(tmp_path):
+    """The parent's app (and Tiled's engine for the catalog, whose connection threads the
+    child does not have) must not be reused in a forked child: it would wait forever."""
+    data = tmp_path / "catalog"
+    client, lease = make_client({"kind": "embedded"}, data)
+    try:
+        assert len(client) == 0
+        pid = os.fork()
+        if pid == 0:                                 # the child: never returns into pytest
+            code = 1
+            try:
+                child, child_lease = make_client({"kind": "embedded"}, data)
+                code = 0 if len(child) == 0 and child_lease.context is not lease.context else 2
+                child_lease.close()
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child's make_client hung")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+        lease.close()
+        lease = None
+    finally:
+        if lease is not None:
+            lease.close()
