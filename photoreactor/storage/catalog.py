@@ -21,7 +21,9 @@ such app per catalog, shared by all its threads (see :func:`make_client`).
 
 Profile ``catalog`` keys used here: ``kind`` (``embedded`` | ``tiled``),
 ``path`` (data directory), ``uri`` and ``api_key`` (Tiled server), and the
-optional ``fsync_interval_s`` (journal fsync period, default 0.5 s).
+optional ``fsync_interval_s`` (journal fsync period, default 0.5 s) and
+``start_timeout_s`` (how long an embedded catalog's in-process Tiled app may take
+to start, default 120 s).
 """
 
 from __future__ import annotations
@@ -129,6 +131,11 @@ def _init_embedded(data_dir: Path) -> None:
         ready.write_text("tiled catalog initialised\n")
 
 
+#: how long an embedded catalog's in-process Tiled app may take to start (s); a few
+#: seconds normally, tens on a loaded machine
+APP_START_TIMEOUT_S = 120.0
+
+
 class _EmbeddedApp:
     """The in-process Tiled app of one embedded catalog, shared by this process's clients."""
 
@@ -191,20 +198,47 @@ class EmbeddedLease:
                 log.debug("stopping the in-process Tiled app of %s: %s", app.key, exc)
 
 
-def _start_app(data_dir: Path):
-    """``Context.from_app`` on a new in-process Tiled app over the catalog in ``data_dir``."""
+def _start_app(data_dir: Path, timeout_s: float):
+    """``Context.from_app`` on a new in-process Tiled app over the catalog in ``data_dir``,
+    bounded by ``timeout_s`` (:class:`StorageError` on timeout)."""
     from tiled.catalog import from_uri
     from tiled.client import Context
     from tiled.server.app import build_app
 
-    adapter = from_uri(
-        f"sqlite:///{data_dir / CATALOG_DB}",
-        writable_storage=[f"file://{data_dir / 'files'}",
-                          f"sqlite:///{data_dir / TABLES_DB}"],
-        readable_storage=[str(data_dir)],
-        init_if_not_exists=False,
-    )
-    return Context.from_app(build_app(adapter))
+    box: dict = {}
+    lock = threading.Lock()
+
+    def start():
+        try:
+            adapter = from_uri(
+                f"sqlite:///{data_dir / CATALOG_DB}",
+                writable_storage=[f"file://{data_dir / 'files'}",
+                                  f"sqlite:///{data_dir / TABLES_DB}"],
+                readable_storage=[str(data_dir)],
+                init_if_not_exists=False,
+            )
+            context = Context.from_app(build_app(adapter))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+            return
+        with lock:
+            if not box.get("abandoned"):
+                box["context"] = context
+                return
+        context.close()     # the caller gave up on it (timeout): do not leave it running
+
+    t = threading.Thread(target=start, name=f"tiled-app-start {data_dir.name}", daemon=True)
+    t.start()
+    t.join(timeout_s)
+    with lock:
+        if "context" in box:
+            return box["context"]
+        if "error" in box:
+            raise box["error"]
+        box["abandoned"] = True
+    raise StorageError(f"the embedded catalog in {data_dir} did not start within "
+                       f"{timeout_s:g} s (Tiled's in-process app never finished its start-up); "
+                       f"the data are safe in {data_dir / 'journal'}")
 
 
 def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
@@ -237,7 +271,9 @@ def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
     a longer wait would fix it.
 
     After a fork the child starts its own app (the parent's event-loop threads do not
-    exist there; see :func:`_forget_apps_after_fork`).
+    exist there; see :func:`_forget_apps_after_fork`).  The start-up is bounded (profile ``catalog.start_timeout_s``,
+    default :data:`APP_START_TIMEOUT_S`): a catalog that does not start raises
+    :class:`StorageError` saying so rather than hanging an unattended session.
     """
     kind = (config or {}).get("kind", "embedded")
     with warnings.catch_warnings():
@@ -247,10 +283,12 @@ def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
 
             data_dir = Path(data_dir).expanduser().resolve()
             _init_embedded(data_dir)
+            timeout_s = float((config or {}).get("start_timeout_s", APP_START_TIMEOUT_S))
             with _APPS_LOCK:
                 app = _APPS.get(data_dir)
                 if app is None or app.pid != os.getpid():
-                    app = _APPS[data_dir] = _EmbeddedApp(data_dir, _start_app(data_dir))
+                    app = _APPS[data_dir] = _EmbeddedApp(data_dir,
+                                                         _start_app(data_dir, timeout_s))
                 app.users += 1
             closer = EmbeddedLease(app)
             try:

@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from photoreactor.storage import StorageError
 from photoreactor.storage import catalog as catalog_mod
 from photoreactor.storage.catalog import _init_embedded, make_client
 
@@ -124,6 +125,26 @@ def test_the_app_stops_when_its_last_client_is_released(tmp_path):
         lease3.close()
 
 
+def test_a_start_up_that_hangs_raises_a_storage_error(tmp_path, hold_first_connect):
+    data = tmp_path / "catalog"
+    _init_embedded(data)
+    hold_first_connect["block"] = True               # the app's start-up never finishes
+    t0 = time.monotonic()
+    with pytest.raises(StorageError, match="did not start within 1 s"):
+        make_client({"kind": "embedded", "start_timeout_s": 1}, data)
+    assert time.monotonic() - t0 < HUNG_S
+    assert catalog_mod._APPS.get(data.resolve()) is None
+    hold_first_connect["release"].set()              # the abandoned start-up may finish now,
+    for t in threading.enumerate():                  # and stops the app it started
+        if t.name.startswith("tiled-app-start"):
+            t.join(HUNG_S)
+    client, lease = make_client({"kind": "embedded"}, data)
+    try:
+        assert len(client) == 0
+    finally:
+        lease.close()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_starts_its_own_app(tmp_path):
     """The parent's app (and Tiled's engine for the catalog, whose connection threads the
@@ -136,7 +157,8 @@ def test_a_forked_child_starts_its_own_app(tmp_path):
         if pid == 0:                                 # the child: never returns into pytest
             code = 1
             try:
-                child, child_lease = make_client({"kind": "embedded"}, data)
+                child, child_lease = make_client({"kind": "embedded", "start_timeout_s": 20},
+                                                 data)
                 code = 0 if len(child) == 0 and child_lease.context is not lease.context else 2
                 child_lease.close()
             finally:
