@@ -117,7 +117,9 @@ def interrupted_run_in_catalog(catalog, run_uid: str, timeout_s: float) -> dict 
         time.sleep(0.5)
     if journal.exists():
         return None
-    client, context = make_client(catalog.config, catalog.data_dir)   # ours: another thread
+    # an embedded catalog: a client of this process's one in-process Tiled app, which the
+    # session may be starting at this moment on another thread (make_client serialises that)
+    client, context = make_client(catalog.config, catalog.data_dir)
     try:
         return dict(client[run_uid].metadata.get("stop") or {})
     except KeyError:

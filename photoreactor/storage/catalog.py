@@ -16,9 +16,14 @@ It runs in its own session (Ctrl-C in the chemist's terminal does not reach it)
 at the lowest CPU priority, and exits once its parent is gone and every run
 whose writer stopped is in the catalog.
 
+An embedded catalog is read through an in-process Tiled app; a process runs one
+such app per catalog, shared by all its threads (see :func:`make_client`).
+
 Profile ``catalog`` keys used here: ``kind`` (``embedded`` | ``tiled``),
 ``path`` (data directory), ``uri`` and ``api_key`` (Tiled server), and the
-optional ``fsync_interval_s`` (journal fsync period, default 0.5 s).
+optional ``fsync_interval_s`` (journal fsync period, default 0.5 s) and
+``start_timeout_s`` (how long an embedded catalog's in-process Tiled app may take
+to start, default 120 s).
 """
 
 from __future__ import annotations
@@ -126,18 +131,85 @@ def _init_embedded(data_dir: Path) -> None:
         ready.write_text("tiled catalog initialised\n")
 
 
-def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
-    """A Tiled client for a catalog section; returns ``(client, context_to_close)``."""
-    kind = (config or {}).get("kind", "embedded")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "embedded":
-            from tiled.catalog import from_uri
-            from tiled.client import Context, from_context
-            from tiled.server.app import build_app
+#: how long an embedded catalog's in-process Tiled app may take to start (s); a few
+#: seconds normally, tens on a loaded machine
+APP_START_TIMEOUT_S = 120.0
 
-            data_dir = Path(data_dir)
-            _init_embedded(data_dir)
+
+class _EmbeddedApp:
+    """The in-process Tiled app of one embedded catalog, shared by this process's clients."""
+
+    def __init__(self, key: Path, context):
+        self.key = key
+        self.context = context
+        self.users = 0
+        self.pid = os.getpid()
+
+
+#: one in-process Tiled app per embedded catalog in this process (see make_client)
+_APPS: dict[Path, _EmbeddedApp] = {}
+#: serialises starting and stopping those apps
+_APPS_LOCK = threading.Lock()
+
+
+def _forget_apps_after_fork() -> None:
+    """In a forked child: the parent's apps are unusable here (their event-loop threads and
+    the database connections' worker threads were not copied), and the lock may have been
+    held by another thread at the fork.  Tiled's per-process registries of database engines
+    and storage pools are dropped too — not disposed: that would act on the parent's
+    connections — or the child's first app would reuse the parent's engine and its start-up
+    would wait forever on a connection thread that does not exist here."""
+    global _APPS_LOCK
+    _APPS_LOCK = threading.Lock()
+    _APPS.clear()
+    pools = sys.modules.get("tiled.server.connection_pool")
+    if pools is not None:
+        pools._connection_pools.clear()
+    storage = sys.modules.get("tiled.storage")
+    if storage is not None:
+        for registry in ("_SQL_STORAGE_INSTANCES", "_STORAGE", "_STORAGE_REFCOUNTS"):
+            getattr(storage, registry, {}).clear()
+
+
+os.register_at_fork(after_in_child=_forget_apps_after_fork)
+
+
+class EmbeddedLease:
+    """A client's hold on a shared in-process app: ``close()`` releases it, and the app
+    stops when its last user releases it (``context`` is Tiled's Context)."""
+
+    def __init__(self, app: _EmbeddedApp):
+        self._app = app
+        self.context = app.context
+
+    def close(self) -> None:
+        app, self._app = self._app, None
+        if app is None or app.pid != os.getpid():
+            return          # released already, or inherited through a fork: not ours to stop
+        with _APPS_LOCK:
+            app.users -= 1
+            if app.users > 0:
+                return
+            if _APPS.get(app.key) is app:
+                del _APPS[app.key]
+            try:
+                app.context.close()
+            except Exception as exc:  # noqa: BLE001 - stopping must not fail the caller
+                log.debug("stopping the in-process Tiled app of %s: %s", app.key, exc)
+
+
+def _start_app(data_dir: Path, timeout_s: float):
+    """``Context.from_app`` on a new in-process Tiled app over the catalog in ``data_dir``,
+    bounded by ``timeout_s`` (:class:`StorageError` on timeout)."""
+    from tiled.catalog import from_uri
+    from tiled.client import Context
+    from tiled.server.app import build_app
+
+    box: dict = {}
+    lock = threading.Lock()
+
+    def start():
+        try:
             adapter = from_uri(
                 f"sqlite:///{data_dir / CATALOG_DB}",
                 writable_storage=[f"file://{data_dir / 'files'}",
@@ -146,17 +218,94 @@ def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
                 init_if_not_exists=False,
             )
             context = Context.from_app(build_app(adapter))
-            client = from_context(context)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+            return
+        with lock:
+            if not box.get("abandoned"):
+                box["context"] = context
+                return
+        context.close()     # the caller gave up on it (timeout): do not leave it running
+
+    t = threading.Thread(target=start, name=f"tiled-app-start {data_dir.name}", daemon=True)
+    t.start()
+    t.join(timeout_s)
+    with lock:
+        if "context" in box:
+            return box["context"]
+        if "error" in box:
+            raise box["error"]
+        box["abandoned"] = True
+    raise StorageError(f"the embedded catalog in {data_dir} did not start within "
+                       f"{timeout_s:g} s (Tiled's in-process app never finished its start-up); "
+                       f"the data are safe in {data_dir / 'journal'}")
+
+
+def make_client(config: dict, data_dir: Path | None, *, writer: bool = False):
+    """A Tiled client for a catalog section; returns ``(client, closer)``.
+
+    ``closer.close()`` ends the client: for a Tiled server it closes the client's
+    connection (``closer`` is its Tiled ``Context``), for an embedded catalog it releases
+    this client's hold on the process's in-process app (an :class:`EmbeddedLease`).
+
+    **One in-process app per embedded catalog per process.**  An embedded catalog is
+    served by a Tiled app inside this process (``Context.from_app``: a starlette
+    TestClient running the app's event loop on a thread of its own).  Two such apps on
+    the same catalog cannot coexist safely: Tiled keeps one SQLAlchemy ``AsyncEngine``
+    per database per process (``tiled.server.connection_pool._connection_pools``), so
+    the two apps share an engine while each drives it from its own event loop — which
+    SQLAlchemy does not support.  The visible failure: the engine's first connection
+    runs the dialect's set-up under an ``asyncio.Lock`` (SQLAlchemy's first-connect
+    mutex); when the second app's start-up reaches it while the first holds it, the
+    first releases it from *its* thread, the waiting loop is never woken, and the
+    second ``Context.from_app`` waits for its lifespan start-up forever.  That hung a
+    restarted queue-server worker (its session opening ``catalog.client`` while the
+    interrupted-run notice looked the killed run up, both at start-up; 2 runs in 6 of
+    the crash test under load).  Hence every client of an embedded catalog in a process
+    is a client of the same app (requests from any thread go to that app's single
+    loop), apps are started and stopped under one lock, and the last user's ``close()``
+    stops it.  Serialising the start-ups alone would not do: the two apps would still
+    share the engine from two loops, and one app's shutdown disposes of the engine the
+    other is using.  The hang has nothing to do with the worker being forked (it
+    happens with two threads of one process), so neither the "spawn" start method nor
+    a longer wait would fix it.
+
+    After a fork the child starts its own app (the parent's event-loop threads do not
+    exist there; see :func:`_forget_apps_after_fork`).  The start-up is bounded (profile ``catalog.start_timeout_s``,
+    default :data:`APP_START_TIMEOUT_S`): a catalog that does not start raises
+    :class:`StorageError` saying so rather than hanging an unattended session.
+    """
+    kind = (config or {}).get("kind", "embedded")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "embedded":
+            from tiled.client import from_context
+
+            data_dir = Path(data_dir).expanduser().resolve()
+            _init_embedded(data_dir)
+            timeout_s = float((config or {}).get("start_timeout_s", APP_START_TIMEOUT_S))
+            with _APPS_LOCK:
+                app = _APPS.get(data_dir)
+                if app is None or app.pid != os.getpid():
+                    app = _APPS[data_dir] = _EmbeddedApp(data_dir,
+                                                         _start_app(data_dir, timeout_s))
+                app.users += 1
+            closer = EmbeddedLease(app)
+            try:
+                client = from_context(app.context)
+            except BaseException:
+                closer.close()
+                raise
         elif kind == "tiled":
             from tiled.client import from_uri as client_from_uri
 
             client = client_from_uri(config["uri"], api_key=config.get("api_key"))
-            context = client.context
+            closer = client.context
         else:
             raise StorageError(f"catalog kind {kind!r} is not 'embedded' or 'tiled'")
     if writer:
         client = client.include_data_sources()
-    return client, context
+    return client, closer
 
 
 def embedded_client(data_dir: Path):
@@ -290,6 +439,9 @@ class Catalog:
         self.location = self.config["uri"] if self.kind == "tiled" else str(self.data_dir)
         self._client = None
         self._context = None
+        #: the client is made on first use, maybe by two threads at once (the session and
+        #: the interrupted-run notice): one of them makes it
+        self._client_lock = threading.Lock()
         self._service: IngestService | None = None
         self.writer = None
         self.ingest = ingest
@@ -436,9 +588,10 @@ class Catalog:
 
     # -- reading side -------------------------------------------------------------------
     def _get_client(self):
-        if self._client is None:
-            self._client, self._context = make_client(self.config, self.data_dir)
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client, self._context = make_client(self.config, self.data_dir)
+            return self._client
 
     @property
     def client(self):
