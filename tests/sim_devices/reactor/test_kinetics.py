@@ -98,3 +98,23 @@ def test_the_step_follows_the_temperature_at_its_stages():
                                               kinetics.NO_STAGE, kinetics.NO_STAGE,
                                               np.ones(y0.size), 1e-3)
     assert abs(flat[SHELLS + 2] / exact - 1) > 1e-3           # the ramp really matters
+
+
+def test_a_step_whose_error_is_too_large_is_redone_in_halves():
+    """Eight time constants of Ag uptake in one step: a single Dormand–Prince step is far
+    outside its stability interval (it would return ≈ 274 for e⁻⁸); the step control
+    redoes it in halves until each part meets the tolerance (1e-3 of |y| + 1 per part,
+    so a few 1e-3 in all)."""
+    from photoreactor.sim_devices.reactor.base import StepControl
+
+    class FlatTemperature:          # the model's side of a sub-step at 25 °C throughout
+        def temperatures_within_step(self, fractions):
+            return [25.0] * len(fractions)
+
+    p, y0, tau, ag = _ag_uptake_only()
+    control = StepControl()
+    y = control.step(kinetics.Derivative(kinetics.EXCHANGE, p), y0, 8.0 * tau,
+                     FlatTemperature(), np.ones(y0.size))
+    assert y[ag] == pytest.approx(math.exp(-8.0), abs=1e-2)
+    assert y[ag] + y[ag + 1] == pytest.approx(1.0, rel=1e-12)
+    assert control.next_h < 8.0 * tau
