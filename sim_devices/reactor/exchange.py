@@ -224,7 +224,6 @@ class ExchangeProcess(Process):
         self.nanocrystals = nanocrystals
         self.alloy: AlloyState | None = None
         self.control = StepControl(floor_s=0.05, ceiling_s=1800.0)
-        self._deriv = None      # (conditions, alloy, derivative): see _make_deriv
 
     def attach(self, pop) -> AlloyState:
         """Follow exchange in ``pop`` (a CdSe population)."""
@@ -249,9 +248,6 @@ class ExchangeProcess(Process):
                 or (model.temperature_c_now() > FLOC_ONSET_C and self.alloy.pop.flocculated < 1))
 
     # -- kinetics ---------------------------------------------------------------------
-    def diffusion_nm2_s(self, temperature_c: float, ag_per_cd: float, thiol: bool) -> float:
-        return interdiffusion_nm2_s(temperature_c, ag_per_cd, thiol)
-
     def _make_deriv(self, model) -> kinetics.Derivative:
         """Bind the compiled exchange derivative to the present particles (rebuilt only
         when they, the thiol or the TOP change)."""
@@ -260,11 +256,9 @@ class ExchangeProcess(Process):
         conditions = [SHELLS, max(alloy.sites_mol(), 1e-30),
                       alloy.radius_nm ** 3,      # (4π/3 cancels with the shells')
                       liq.get("DDT"), liq.get("TOP"), 1.0 if self._thiol(model) else 0.0]
-        made = self._deriv
-        if made is None or made[0] != conditions or made[1] is not alloy:
-            made = self._deriv = (conditions, alloy, kinetics.Derivative(kinetics.EXCHANGE, np.array(
-                _KINETIC_CONSTANTS + conditions + list(alloy.edges) + list(alloy.vfrac))))
-        return made[2]
+        return self.bound_derivative((alloy, *conditions), lambda: kinetics.Derivative(
+            kinetics.EXCHANGE, np.array(_KINETIC_CONSTANTS + conditions + list(alloy.edges)
+                                        + list(alloy.vfrac))))
 
     def _thiol(self, model) -> bool:
         """Enough thiol to keep the exchange going (> 0.3 per site)."""
@@ -328,8 +322,8 @@ class ExchangeProcess(Process):
         sites = self.alloy.sites_mol()
         liq = model.liquid
         out["hg_free_per_cd"] = liq.get("Hg") / sites if sites > 0 else 0.0
-        out["diffusion_m2_s"] = self.diffusion_nm2_s(
-            model.temperature_c_now(), self.alloy.ag_per_cd(), liq.get("DDT") > 0.3 * sites) * 1e-18
+        out["diffusion_m2_s"] = interdiffusion_nm2_s(
+            model.temperature_c_now(), self.alloy.ag_per_cd(), self._thiol(model)) * 1e-18
         out["complete"] = out["x_mean"] > 0.9 and out["inhomogeneity"] < 0.05
         return out
 

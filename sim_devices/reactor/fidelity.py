@@ -33,6 +33,7 @@ from photoreactor.analysis.sizing import concentration_mol_l, diameter_nm
 
 from ..clock import VirtualClock
 from ..world import Reagent
+from .exchange import interdiffusion_nm2_s
 from .materials import HC_EV_NM, SEMICONDUCTORS
 from .model import ReactorModel
 from .msc import HOUR
@@ -766,8 +767,7 @@ def section_e() -> list[dict]:
     d_m2 = model_ie.state()["exchange"]["diffusion_m2_s"]
     rows.append(_close("E", "interdiffusion coefficient, IE-CE 80 °C (log10 m²/s)", -22.0,
                        math.log10(d_m2), 0.1, "calibration"))
-    proc = model_ie.exchange
-    ratio = proc.diffusion_nm2_s(80.0, 0.075, True) / proc.diffusion_nm2_s(25.0, 0.075, False)
+    ratio = interdiffusion_nm2_s(80.0, 0.075, True) / interdiffusion_nm2_s(25.0, 0.075, False)
     rows.append(_close("E", "D(80 °C, thiol) / D(25 °C, no thiol) (log10)", 3.0,
                        math.log10(ratio), 0.2, "calibration"))
     ag3, _ = _exchange_run((1.0,), ag=0.3)

@@ -217,9 +217,6 @@ class HeatModel:
         return all(abs(y - power * w) <= tolerance_c
                    for y, w in zip(self._y, self._per_watt, strict=True))
 
-    def _propagate(self, y, y_star, h):
-        return self._propagate_modes(self._modes(y, y_star), y_star, h)
-
     def _modes(self, y, y_star):
         """Modal coordinates of the deviation from the steady state ``y_star``."""
         inv = self._inv

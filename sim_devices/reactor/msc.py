@@ -205,7 +205,8 @@ class MSCProcess(Process):
                       ex, 1.0 / (1.0 + (oam_total / litres / OAM_INHIBITION_M) ** 2),
                       solv + EX_CONVERSION * ex ** EX_ORDER, solv + EX_QD * ex ** 2,
                       EX_QD * ex ** 2, I_CRITICAL * te_std_mol]
-        return kinetics.Derivative(kinetics.CLUSTERS, np.array(_KINETIC_CONSTANTS + conditions))
+        return self.bound_derivative(tuple(conditions), lambda: kinetics.Derivative(
+            kinetics.CLUSTERS, np.array(_KINETIC_CONSTANTS + conditions)))
 
     def _scale(self) -> np.ndarray:
         scale = max(self.te0_mol, 1e-12)

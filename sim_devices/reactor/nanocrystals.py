@@ -318,7 +318,6 @@ class NanocrystalProcess(Process):
         self._qss = [False, False, False]
         self._qss_pool = np.zeros(3)   # written by the derivative (kinetics.growth_derivative)
         self._qss_time: float | None = None
-        self._deriv = None      # (what it was built for, derivative): see _make_deriv
 
     # -- bookkeeping ------------------------------------------------------------------
     def add_population(self, pop: Population) -> Population:
@@ -411,18 +410,11 @@ class NanocrystalProcess(Process):
              p.ads_cd_mol, p.ads_zn_mol, p.mn_mol) = y[_HEAD + _FIELDS * i: _HEAD + _FIELDS * (i + 1)]
 
     def _make_deriv(self, model):
-        """The derivative for the present populations, volume, ligands and pool regime.
-
-        Built once per change of any of those (a closure over the per-population
-        constants), reused by every sub-step until one changes.
-        """
+        """The derivative for the present populations, volume, ligands and pool regime."""
         liquid = model.liquid
         key = (liquid.volume_ml, liquid.get("OAm"), tuple(self._qss),
                tuple((p.core, p.extra.get("nucleating")) for p in self.populations))
-        made = self._deriv
-        if made is None or made[0] != key:
-            made = self._deriv = (key, self._build_deriv(model))
-        return made[1]
+        return self.bound_derivative(key, lambda: self._build_deriv(model))
 
     def _build_deriv(self, model) -> kinetics.Derivative:
         """Bind the compiled growth derivative to the present conditions."""
