@@ -73,6 +73,8 @@ CHUNK_BYTES = 128 * 1024
 TILED_BLOCK_BYTES = 16 * 1024**2
 MAX_PENDING_BYTES = 64 * 1024**2
 #: while runs are being ingested, look for new journals this often
+#: a half-created journal (``.new``) is removed only when older than this (s)
+STALE_NEW_JOURNAL_S = 60.0
 SCAN_INTERVAL_S = 0.5
 MAX_PENDING_ROWS = 50_000
 #: a catalog batch costing c seconds is followed by at least FLUSH_CPU_SHARE * c seconds of
@@ -1008,7 +1010,15 @@ class Ingester:
             if not jdir.is_dir():
                 continue
             for new in jdir.glob(f"*{SUFFIX}.new"):
-                # a journal whose creation was cut short (before its start document): empty
+                # a journal whose creation was cut short (before its start document): empty.
+                # Only once it is old: a writer creates the file and locks it a moment
+                # later, and a scan in between took a live run's journal away (the demo's
+                # second run failed with "cannot create the run journal")
+                try:
+                    if time.time() - new.stat().st_mtime < STALE_NEW_JOURNAL_S:
+                        continue
+                except FileNotFoundError:
+                    continue
                 fd = try_lock(new)
                 if fd is not None:
                     new.unlink(missing_ok=True)
