@@ -15,13 +15,78 @@ Design decisions
 * Time never runs backwards: :meth:`advance` rejects negative steps.
 * A jump wakes every sleeper (condition variable), so a pump status waiting on a
   dose completes as soon as the virtual deadline is passed.
+* **A stall of the host is not simulated time.**  Between jumps the clock runs
+  at ``speed`` × the wall time *the process actually ran*: when the process is
+  descheduled, swapped, paused or held by one long C call, the first reading
+  after it counts at most :data:`MAX_STALL_S` of wall time (0.1 s).  At
+  1000× a one-second stall of a loaded CI machine would otherwise be 17
+  virtual minutes in which no thread ran — the in-process controller emulators
+  saw their watchdogs go unrefreshed for longer than the period and switched
+  the heater and the pumps off (the watchdog keeper refreshes every quarter
+  period, so the stall, not the keeper, was at fault).  A heartbeat thread
+  reads every clock every :data:`HEARTBEAT_S` (10 ms), so that an idle
+  stretch — nobody reading — still counts in full; only gaps longer than
+  ``MAX_STALL_S`` between the heartbeat's readings, i.e. the process not
+  running at all, are cut.  Reproduced with ``SIGSTOP``/``SIGCONT`` pauses of
+  an unattended session (``tests/photoreactor/queue/test_host_stall.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+import weakref
+
+#: longest wall-time gap between two readings of a free-running clock that counts in
+#: full; a longer one is the process not running (a stall) and counts as this much (s)
+MAX_STALL_S = 0.1
+#: how often the heartbeat thread reads every live clock (wall s)
+HEARTBEAT_S = 0.01
+
+
+class _Heartbeat:
+    """One daemon thread per process reading every live :class:`VirtualClock` often.
+
+    While the process runs, no gap between two readings of a clock exceeds a few
+    heartbeats, so a gap longer than :data:`MAX_STALL_S` means nothing ran.
+    Clocks are held weakly; the thread is started by the first clock and again in a
+    forked child (threads do not survive ``fork``).
+    """
+
+    def __init__(self):
+        self.clocks: weakref.WeakSet = weakref.WeakSet()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, clock: VirtualClock) -> None:
+        with self.lock:
+            self.clocks.add(clock)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="virtual-clock-heartbeat",
+                                               daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self.lock:
+                clocks = list(self.clocks)
+            for clock in clocks:
+                clock.time()
+            del clocks
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()
+        self.thread = None
+        if len(self.clocks):
+            self.add(next(iter(self.clocks)))
+
+
+_heartbeat = _Heartbeat()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_heartbeat.after_fork)
 
 
 class VirtualClock:
@@ -33,30 +98,43 @@ class VirtualClock:
         Virtual seconds per wall second while running continuously (e.g. 1000).
     start : float, optional
         Virtual epoch seconds at construction; defaults to the current wall time.
+    wall : callable
+        Monotonic wall-time source (seconds); replaceable in tests.
     """
 
     kind = "virtual"
 
-    def __init__(self, speed: float = 1000.0, start: float | None = None):
+    def __init__(self, speed: float = 1000.0, start: float | None = None, *,
+                 wall=time.perf_counter):
         if not speed > 0:
             raise ValueError(f"clock speed must be positive, got {speed!r}")
         self.speed = float(speed)
         self._start = time.time() if start is None else float(start)
-        self._wall0 = time.perf_counter()
-        self._offset = 0.0
+        self._now = self._start
+        self._wall_source = wall
+        self._wall = wall()
+        self.stalled_s = 0.0      # wall seconds of host stalls not counted (diagnostics)
         self._cond = threading.Condition()
-        self._last = self._start
+        _heartbeat.add(self)
 
     # -- reading ---------------------------------------------------------
     def time(self) -> float:
         """Current virtual time (epoch seconds); monotonic across threads."""
         with self._cond:
-            now = self._start + self._offset + (time.perf_counter() - self._wall0) * self.speed
-            # perf_counter is monotonic, but guard against float rounding after jumps
-            if now < self._last:
-                now = self._last
-            self._last = now
-            return now
+            wall = self._wall_source()
+            gap = wall - self._wall
+            if gap > MAX_STALL_S:
+                self.stalled_s += gap - MAX_STALL_S
+                gap = MAX_STALL_S
+            self._wall = wall
+            self._now += gap * self.speed
+            return self._now
+
+    def running_s(self) -> float:
+        """Monotonic wall seconds during which the process ran (host stalls excluded)."""
+        with self._cond:
+            self.time()
+            return self._wall - self.stalled_s
 
     def elapsed(self) -> float:
         """Virtual seconds since the clock was created."""
@@ -68,7 +146,8 @@ class VirtualClock:
         if seconds < 0:
             raise ValueError(f"virtual time cannot run backwards (advance by {seconds} s)")
         with self._cond:
-            self._offset += float(seconds)
+            self.time()                      # the free-running part up to now first
+            self._now += float(seconds)
             self._cond.notify_all()
         return self.time()
 

@@ -119,17 +119,20 @@ class Deadline:
         Wall seconds of grace after the device-clock budget has run out.
     poll_s : float, optional
         The caller's polling period (device clock); enables absence accounting.
-    wall : callable
-        Wall-clock source (monotonic seconds); replaceable in tests.
+    wall : callable, optional
+        Wall-clock source (monotonic seconds); default: the clock's ``running_s``
+        if it has one — a virtual clock's wall time *the process ran*, so that a
+        stall of the host does not use up the grace the worker was to get — else
+        :func:`time.monotonic`.  Replaceable in tests.
     """
 
     def __init__(self, clock: Clock, budget_s: float, *, min_wall_s: float = MIN_WALL_S,
-                 poll_s: float | None = None, wall: Callable[[], float] = time.monotonic):
+                 poll_s: float | None = None, wall: Callable[[], float] | None = None):
         self.clock = clock
         self.budget_s = float(budget_s)
         self.min_wall_s = float(min_wall_s)
         self.poll_s = None if poll_s is None else float(poll_s)
-        self._wall = wall
+        self._wall = wall if wall is not None else getattr(clock, "running_s", time.monotonic)
         self.start = clock.time()
         #: device-clock seconds of excused absence added to the budget
         self.excused_s = 0.0

@@ -20,8 +20,10 @@ Decisions
 * **Periods**: ``heater_s`` (default 600 s; IKA accepts 20–1500 s) and
   ``pump_s`` (default 255 s, the New Era maximum).  Long periods make the
   watchdog robust to a loaded computer; short ones stop the hardware sooner.
-  A simulated session at 1000× turns 255 s into a quarter of a wall second, so
-  the simulated profile should keep the maxima.
+  A simulated session at 1000× turns 255 s into a quarter of a wall second;
+  its virtual clock does not count a stall of the host beyond 0.1 s of wall
+  time (:mod:`photoreactor.sim_devices.clock`), so a loaded machine that
+  pauses the process does not trip the emulated controllers.
 * **Refresh** every ``refresh_fraction`` (¼) of the shortest period, on the
   session clock.  A pump that is dosing is skipped: its own status polls keep
   its watchdog fed, and a refresh must not acknowledge a stall alarm the dose
@@ -98,8 +100,13 @@ def _kind(dev) -> str | None:
 
 
 def _needs_watchdog(dev) -> bool:
-    """Devices that keep heating, pumping or shining on their own if the host dies."""
-    return any(hasattr(dev, attr) for attr in ("heater_on", "dispensed", "irradiance"))
+    """Devices that keep heating, pumping or shining on their own if the host dies.
+
+    A light source has an ``output`` switch next to its ``irradiance``; a power meter
+    only reads irradiance and is not one.
+    """
+    shines = hasattr(dev, "irradiance") and hasattr(dev, "output")
+    return shines or hasattr(dev, "heater_on") or hasattr(dev, "dispensed")
 
 
 class WatchdogKeeper:

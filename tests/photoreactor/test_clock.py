@@ -7,7 +7,8 @@ import bluesky.plan_stubs as bps
 import pytest
 
 from photoreactor.devices.common.timing import Clock, WallClock
-from photoreactor.sim_devices.clock import VirtualClock
+from photoreactor.sim_devices.clock import MAX_STALL_S, VirtualClock
+from tests.sim_devices.reactor.frozen_clock import FakeWall
 
 
 def test_both_clocks_satisfy_the_protocol():
@@ -41,6 +42,28 @@ def test_runs_faster_than_the_wall():
     t0 = clock.time()
     time.sleep(0.02)   # wall time passing is the property under test
     assert clock.time() - t0 >= 19.0
+
+
+def test_a_stall_of_the_host_counts_at_most_max_stall():
+    wall = FakeWall(100.0)
+    clock = VirtualClock(speed=1000, start=0.0, wall=wall)
+    wall.t += 0.05                      # running: counts in full
+    assert clock.time() == pytest.approx(50.0)
+    wall.t += 5.0                       # nothing read the clock for 5 s: the process stood still
+    assert clock.time() == pytest.approx(50.0 + MAX_STALL_S * 1000)
+    assert clock.stalled_s == pytest.approx(5.0 - MAX_STALL_S)
+    clock.advance(3600.0)                 # jumps are unaffected
+    assert clock.time() == pytest.approx(3750.0)
+
+
+def test_idle_time_counts_in_full():
+    """Nobody reading for longer than MAX_STALL_S is not a stall: the heartbeat reads."""
+    clock = VirtualClock(speed=1000, start=0.0)
+    t0 = clock.time()
+    time.sleep(3 * MAX_STALL_S)
+    # at most MAX_STALL_S * 1000 = 100 s without the heartbeat; ≈ 300 s with it (a loaded
+    # host that stalls this process during the sleep counts less, never below the bound)
+    assert clock.time() - t0 > 1.5 * MAX_STALL_S * 1000
 
 
 def test_advance_jumps_and_refuses_to_go_back():

@@ -8,17 +8,7 @@ import pytest
 
 from photoreactor.devices.common.errors import InstrumentTimeout
 from photoreactor.devices.common.status import Deadline, wait_until
-from tests.sim_devices.reactor.frozen_clock import FrozenClock
-
-
-class FakeWall:
-    """A monotonic wall clock that moves only when told to."""
-
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.sim_devices.reactor.frozen_clock import FakeWall, FrozenClock
 
 
 @pytest.fixture
@@ -124,3 +114,21 @@ def test_wait_until_returns_when_cancelled_or_done(clocks):
                what="refill", cancel=cancel)
     wait_until(lambda: True, clock=clock, timeout_s=1.0, poll_s=0.5, device="pump",
                what="refill")
+
+
+def test_a_host_stall_does_not_use_up_the_wall_grace():
+    """On a virtual clock the grace is wall time the process ran, not wall time that passed."""
+    from photoreactor.sim_devices.clock import VirtualClock
+
+    wall = FakeWall(100.0)
+    clock = VirtualClock(speed=1000.0, start=0.0, wall=wall)
+    d = Deadline(clock, 10.0, min_wall_s=1.0)
+    wall.t += 0.05                      # 50 device seconds: the budget is spent
+    assert not d.expired()              # the grace starts now
+    wall.t += 5.0                       # the process stood still for 5 s: counts as 0.1 s
+    assert not d.expired()
+    ran = 0.1
+    while not d.expired():
+        wall.t += 0.05
+        ran += 0.05
+    assert ran == pytest.approx(1.0, abs=0.06)

@@ -28,3 +28,13 @@ class FrozenClock:
 
     def describe(self) -> dict:
         return {"kind": self.kind}
+
+
+class FakeWall:
+    """A monotonic wall clock (``wall()`` → seconds) that moves only when ``t`` is set."""
+
+    def __init__(self, start: float = 0.0):
+        self.t = float(start)
+
+    def __call__(self) -> float:
+        return self.t
