@@ -394,3 +394,31 @@ def test_only_transient_failures_are_retried():
     assert not is_transient(status(422)) and not is_transient(status(401))
     assert not is_transient(IngestError("changed shape"))
     assert not is_transient(ValueError("corrupt"))
+
+
+def test_a_journal_being_created_is_left_alone_and_an_abandoned_one_removed(tmp_path):
+    """A writer creates ``<uid>.journal.new`` and locks it a moment later.
+
+    A scan in between must not take it for a creation cut short (it did, and the demo's
+    second run failed with "cannot create the run journal"); one that nobody locked for
+    longer than ``STALE_NEW_JOURNAL_S`` is an abandoned, empty file and goes.
+    """
+    import time
+
+    from photoreactor.storage.ingest import STALE_NEW_JOURNAL_S, Ingester
+
+    jdir = tmp_path / "journal"
+    jdir.mkdir(exist_ok=True)
+    fresh, abandoned = jdir / "a.journal.new", jdir / "b.journal.new"
+    fresh.touch()                                  # created, not locked yet
+    abandoned.touch()
+    old = time.time() - 2 * STALE_NEW_JOURNAL_S
+    os.utime(abandoned, (old, old))
+    ing = Ingester()
+    ing.watch(tmp_path, {"kind": "embedded"})
+    try:
+        ing.step(scan=True)
+    finally:
+        ing.close()
+    assert fresh.exists()
+    assert not abandoned.exists()
