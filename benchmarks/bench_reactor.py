@@ -17,10 +17,12 @@ Cases:
   sampled every second or two until it has recovered) and the second hour.
 
 What keeps these cheap (see :mod:`photoreactor.sim_devices.reactor.model`): held
-regulation once a controller has converged, error-controlled RK4 steps per
-process, quasi-steady monomer pools during growth, and compiled derivatives with
-the RK4 step (:mod:`photoreactor.sim_devices.reactor.kinetics`), so what remains
-is the Python bookkeeping of ~10–15 sub-steps per hour of active chemistry.
+regulation once a controller has converged, error-controlled Dormand–Prince 5(4)
+steps per process along the heat model's exact temperature path, quasi-steady
+monomer pools during growth, and compiled derivatives with the whole step
+(:mod:`photoreactor.sim_devices.reactor.kinetics`), so what remains is the Python
+bookkeeping of ~3–13 sub-steps per hour (≈ 55 in the hour of a cold injection,
+most of them the controller's recovery sampled every second or two).
 
 Run standalone: ``python -m benchmarks.bench_reactor``.
 """
