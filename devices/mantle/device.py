@@ -349,6 +349,12 @@ class Mantle(Device):
             self._wd_tripped = True
         return self._wd_tripped
 
+    @property
+    def watchdog_tripped(self) -> bool:
+        """True when the controller's watchdog lapsed and switched heating off by itself
+        (latched until :meth:`reset_alarm`); no I/O."""
+        return self._watchdog_lapsed()
+
     def _raise_if_tripped(self) -> None:
         if self._watchdog_lapsed():
             raise InstrumentAlarm(self.name, f"the controller's watchdog ({self._wd_period_s:g} s) "

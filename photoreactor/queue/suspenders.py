@@ -4,7 +4,9 @@ Three guards watch the reactor while a plan runs:
 
 ``temperature``  the flask is more than ``band_c`` away from the mantle's setpoint
                  (armed only once the flask has reached that setpoint with the
-                 heater on, so a heat-up or a cool-down never trips it);
+                 heater on, so a heat-up or a cool-down never trips it), or the
+                 controller's watchdog switched the heating off while it was armed
+                 (a plan switching it off is a cool-down; a lapse is not);
 ``light``        an LED protection flag is set (interlock open, head or driver
                  over-temperature) or the LED driver stopped answering;
 ``pumps``        an idle pump reports an alarm (reset after a power cut, ...)
@@ -274,6 +276,12 @@ class TemperatureProbe(Probe):
             return self._read_held(self.held_sp)
         m = self.mantle
         if not int(m.heater_on.get()):
+            if self.armed_sp is not None and getattr(m, "watchdog_tripped", False):
+                # not the plan's cool-down: the controller switched itself off mid-plan
+                self.excursion_sp = self.armed_sp
+                return math.inf, (f"{m.name}: the controller's watchdog lapsed and switched "
+                                  f"heating off (setpoint {self.armed_sp:g} °C); it will not "
+                                  "come back by itself")
             self.armed_sp = None
             return 0.0, "heating off"
         try:

@@ -272,7 +272,8 @@ class WatchdogKeeper:
         text = f"{type(exc).__name__}: {exc}"
         first = name not in self.errors
         self.errors[name] = text
-        log.error("%s: watchdog refresh failed: %s", name, text)
+        # once per episode: a tripped controller fails every refresh until it is reset
+        (log.error if first else log.debug)("%s: watchdog refresh failed: %s", name, text)
         if first:
             self._event(f"{name}: watchdog refresh failed: {text}")
 

@@ -154,6 +154,36 @@ def test_fault_that_does_not_clear_aborts_to_the_safe_state(unattended):
     assert events(un)[-3:] == ["suspended", "aborted", "fail"]
 
 
+def test_heater_switched_off_by_its_watchdog_mid_plan_is_a_fault_not_a_cool_down(unattended):
+    """The IKA's watchdog lapses while the plan holds 80 °C (the keeper could not refresh
+    it): heating goes off and the flask cools.  The plan must not carry on as if it were
+    hot — the temperature guard suspends it at once and, since a tripped controller does
+    not come back by itself, aborts to the safe state."""
+    rig, un = unattended
+    ika = rig.bench.emulator("mantle")
+    temp = guard(un, "temperature")
+    seen = {}
+
+    def lapse():
+        # the last refresh was a slice (50 s) ago: 560 s more lapse the 600 s period
+        rig.clock.advance(560.0)
+        seen["tripped"] = rig.mantle.watchdog_tripped
+        seen["flask_c"] = rig.mantle.temperature.get()
+
+    at_slice(un, 6, lapse)
+    with pytest.raises(SuspensionTimeout, match="watchdog lapsed|switched off"):
+        rig.RE(hold_hot(rig.mantle, temperature_c=80.0, hold_s=1800.0))
+    rig.bench.world.update()
+    assert seen["tripped"] and not ika.heating
+    assert seen["flask_c"] > 70.0           # not yet out of the band: the trip alone suspends
+    assert temp.suspensions == 1
+    stop = stop_doc(rig)
+    assert stop["exit_status"] == "fail" and "temperature guard" in stop["reason"]
+    assert events(un)[-3:] == ["suspended", "aborted", "fail"]
+    assert any("watchdog lapsed" in r["subject"] for r in un.notifier.sent
+               if r["kind"] == "suspended")
+
+
 def test_trip_during_a_dose_aborts_and_never_repeats_the_dose(unattended):
     rig, un = unattended
     emu = rig.bench.emulator("led")
