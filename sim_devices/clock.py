@@ -78,10 +78,15 @@ class _Heartbeat:
             del clocks
 
     def after_fork(self) -> None:
+        # the child has one thread: locks another thread (this one's heartbeat, a device
+        # worker) held at the fork would stay locked forever, so every lock is made anew
         self.lock = threading.Lock()
         self.thread = None
-        if len(self.clocks):
-            self.add(next(iter(self.clocks)))
+        clocks = list(self.clocks)
+        for clock in clocks:
+            clock._cond = threading.Condition()
+        if clocks:
+            self.add(clocks[0])
 
 
 _heartbeat = _Heartbeat()

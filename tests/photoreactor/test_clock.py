@@ -1,5 +1,8 @@
 """Virtual clock: monotonic, fast, jumps on sleep, wakes sleepers on jumps."""
 
+import os
+import select
+import signal
 import threading
 import time
 
@@ -101,3 +104,38 @@ def test_bps_sleep_jumps_virtual_time(RE, clock):
 def test_speed_must_be_positive():
     with pytest.raises(ValueError):
         VirtualClock(speed=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_read_a_clock_whose_lock_was_held_at_the_fork():
+    """The heartbeat reads every clock every 10 ms: a fork often lands while it holds a
+    clock's lock, which the child (one thread) would otherwise wait on forever."""
+    clock = VirtualClock(speed=1000)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with clock._cond:
+            held.set()
+            release.wait(5)
+
+    threading.Thread(target=hold, daemon=True).start()
+    held.wait(5)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # the child: read, report, leave at once
+        try:
+            t0 = clock.time()
+            time.sleep(3 * MAX_STALL_S)
+            os.write(w, f"{clock.time() - t0:.0f}".encode())
+        finally:
+            os._exit(0)
+    release.set()
+    os.close(w)
+    ready, _, _ = select.select([r], [], [], 10.0)
+    if not ready:                                  # the child hangs on the inherited lock
+        os.kill(pid, signal.SIGKILL)
+    with os.fdopen(r) as pipe:
+        advanced = pipe.read() if ready else ""
+    os.waitpid(pid, 0)
+    assert advanced, "the forked child could not read the clock"
+    assert float(advanced) > 1.5 * MAX_STALL_S * 1000     # and its own heartbeat runs
