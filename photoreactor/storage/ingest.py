@@ -73,9 +73,9 @@ CHUNK_BYTES = 128 * 1024
 TILED_BLOCK_BYTES = 16 * 1024**2
 MAX_PENDING_BYTES = 64 * 1024**2
 #: while runs are being ingested, look for new journals this often
+SCAN_INTERVAL_S = 0.5
 #: a half-created journal (``.new``) is removed only when older than this (s)
 STALE_NEW_JOURNAL_S = 60.0
-SCAN_INTERVAL_S = 0.5
 MAX_PENDING_ROWS = 50_000
 #: a catalog batch costing c seconds is followed by at least FLUSH_CPU_SHARE * c seconds of
 #: waiting (so catalog bookkeeping takes at most ~1/5 of a core) ...

@@ -267,7 +267,7 @@ class ExchangeProcess(Process):
     def _stability_rate(self, model, temperature_c: float) -> float:
         """Fastest relaxation rate of the shell diffusion (explicit Runge–Kutta needs h·λ ≲ 3)."""
         alloy = self.alloy
-        a = self.alloy.ag_mol / max(alloy.sites_mol(), 1e-30)
+        a = alloy.ag_mol / max(alloy.sites_mol(), 1e-30)
         d_coef = interdiffusion_nm2_s(temperature_c, a, self._thiol(model))
         return 4.0 * d_coef / (min(alloy.edges[1] - alloy.edges[0], SURFACE_LAYER_NM) ** 2)
 

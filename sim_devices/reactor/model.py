@@ -20,8 +20,9 @@ Time stepping
 -------------
 :meth:`Reactor.update` advances in sub-steps of :meth:`_step_limit` seconds.
 Within a sub-step the heat model is solved exactly for the heater power the
-controller's law returned; each active process then integrates along the exact
-temperature path (start, middle, end) with classical Runge–Kutta.  Sub-steps are
+controller's law returned; each active process then integrates along that exact
+temperature path (Dormand–Prince at its stage times, or classical Runge–Kutta at
+start, middle and end for the light processes).  Sub-steps are
 
 * ≤ 1 s while a pump flows (a dose lands in 1-s slices) and while the heater
   law is active and the temperature or power is moving (the controller sees
